@@ -1,0 +1,35 @@
+# Two commands do all the set-up on a fresh machine (only python3 and make needed):
+#   make run   - the MCP server on the embedded sandbox (streamable HTTP on 127.0.0.1)
+#   make test  - the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench sandbox lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/cleavr-mcp serve --transport http
+
+sandbox: $(STAMP)
+	$(VENV)/bin/cleavr-mcp sandbox
+
+test: $(STAMP)
+	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check cleavr_mcp tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist *.egg-info

@@ -1,0 +1,106 @@
+"""All configuration in one place: environment variables (prefix CLEAVR_MCP_), then `.env`, then defaults."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from urllib.parse import urlparse
+
+from platformdirs import user_data_dir
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .cleavr.contract import API_VERSION, LIVE_BASE_URL, TEST_BASE_URL
+
+
+class Environment(StrEnum):
+    SANDBOX = "sandbox"  # the embedded stand-in (no credentials configured)
+    TEST = "test"  # api-test.cleavr.fr
+    LIVE = "live"  # api.cleavr.fr: real money, real legal action
+
+
+def default_data_dir() -> Path:
+    return Path(user_data_dir("cleavr-mcp", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CLEAVR_MCP_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- Cleavr Connect ---------------------------------------------------------------------------------
+    base_url: str | None = Field(None, description="Cleavr API base URL; unset = embedded sandbox")
+    api_version: str = Field(API_VERSION, description="Cleavr-Version header")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    access_token: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    token_file: Path | None = Field(None, description="Token store (0600); default <data_dir>/tokens.json")
+    webhook_secret: SecretStr | None = None
+    allow_live_writes: bool = Field(False, description="Required before any write against api.cleavr.fr")
+    timeout_seconds: float = 30.0
+    max_retries: int = 4
+    retry_budget_seconds: float = 30.0
+
+    # --- CleverInvo ---------------------------------------------------------------------------------------
+    cleverinvo_base_url: str | None = Field(None, description="CleverInvo API base; unset = sandbox")
+    cleverinvo_api_key: SecretStr | None = None
+
+    # --- Local state ----------------------------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=default_data_dir)
+
+    # --- Sandbox --------------------------------------------------------------------------------------------
+    sandbox_db: Path | None = Field(None, description="Sandbox SQLite file; default <data_dir>/sandbox.sqlite3")
+    sandbox_fault_5xx_rate: float = Field(0.0, ge=0, le=1)
+    sandbox_fault_429_rate: float = Field(0.0, ge=0, le=1)
+    sandbox_fault_drop_rate: float = Field(0.0, ge=0, le=1, description="commit, then drop the connection")
+    sandbox_latency_ms: int = Field(0, ge=0)
+    sandbox_rate_limit_per_second: int = Field(100, ge=1)
+    sandbox_seed: bool = Field(True, description="Seed a demo creditor (and CleverInvo data) on first start")
+
+    # --- MCP server -------------------------------------------------------------------------------------
+    confirmation_key: SecretStr | None = Field(None, description="HMAC key for confirmation tokens")
+    confirmation_ttl_seconds: int = 600
+    fail_closed: bool = Field(False, description="Refuse risky tools when the client cannot ask the human")
+    allowed_roots: list[Path] = Field(default_factory=list, description="Folders tools may read files from")
+    read_only: bool = False
+    toolsets: list[str] | None = None
+    tools: list[str] | None = None
+    exclude_tools: list[str] = Field(default_factory=list)
+    no_money: bool = Field(False, description="Remove the money class of tools")
+    http_host: str = "127.0.0.1"
+    http_port: int = 8765
+    auth_tokens: list[SecretStr] = Field(default_factory=list, description="Bearer tokens accepted over HTTP")
+    jwks_url: str | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_origins: list[str] = Field(default_factory=list)
+    request_state_keys: list[SecretStr] = Field(default_factory=list)
+    poll_interval_seconds: float = 60.0
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.base_url is None
+
+    @property
+    def environment(self) -> Environment:
+        if self.base_url is None:
+            return Environment.SANDBOX
+        host = urlparse(self.base_url).hostname or ""
+        if host == urlparse(LIVE_BASE_URL).hostname:
+            return Environment.LIVE
+        if host == urlparse(TEST_BASE_URL).hostname:
+            return Environment.TEST
+        # Anything else (a local sandbox on a port, a staging proxy) is treated as a test host.
+        return Environment.TEST
+
+    @property
+    def sandbox_db_path(self) -> Path:
+        return self.sandbox_db or self.data_dir / "sandbox.sqlite3"
+
+    @property
+    def token_path(self) -> Path:
+        return self.token_file or self.data_dir / "tokens.json"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.data_dir
