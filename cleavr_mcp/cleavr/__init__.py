@@ -1,0 +1,1 @@
+"""Cleavr Connect API: contract seams, models, and the async client."""

@@ -1,0 +1,11 @@
+import os
+
+import pytest
+
+# Tests never read the developer's ~/.local/share/cleavr-mcp or .env: each test session gets its own data dir.
+os.environ.setdefault("CLEAVR_MCP_DATA_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), f"cleavr-mcp-tests-{os.getpid()}"))
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
