@@ -32,6 +32,29 @@ ACCESS_TOKEN_TTL_SECONDS: Final = 3600  # [decided]
 WEBHOOK_TIMEOUT_SECONDS: Final = 10  # [decided]
 WEBHOOK_MAX_ATTEMPTS: Final = 8  # [decided]
 DEFAULT_RATE_LIMIT_PER_SECOND: Final = 100  # [decided] sandbox default
+# Evidence travels base64 inside JSON, so its body cap follows the document limits, not MAX_JSON_BODY_BYTES [decided].
+MAX_EVIDENCE_BODY_BYTES: Final = (MAX_FILE_BYTES * 4 // 3 + 4) * MAX_EVIDENCE_DOCUMENTS + 1024 * 1024
+MAX_MULTIPART_OVERHEAD_BYTES: Final = 64 * 1024  # [decided] OCR upload = file + form overhead
+OAUTH_CODE_TTL_SECONDS: Final = 600  # [decided] authorization codes: single use, 10 minutes
+ACCESS_TOKEN_PREFIX: Final = "at_test_"  # [decided] sandbox token shapes (opaque to clients)
+REFRESH_TOKEN_PREFIX: Final = "rt_test_"
+
+# --- [decided] behaviours the sandbox implements and the client relies on ----------------------------------
+# Idempotency (§4.2): keys are scoped to the platform (client_id); the fingerprint is method + path + the
+#   canonical body (parsed JSON, sorted keys, numbers compared by value). Only 2xx responses are stored: an error
+#   had no effect, so a corrected retry with the same key goes through. Concurrent requests with one key are
+#   serialised: exactly one object is created and the others get the stored response (`Idempotent-Replayed: true`).
+#   A different body (or path) under a stored key -> 409 IDEMPOTENCY_KEY_REUSED, details.receivable_id when the
+#   first response created a receivable. PATCH/DELETE need no key (PATCH metadata is a merge, DELETE is final).
+# PATCH /v1/receivables/{id} {metadata}: shallow MERGE into the stored metadata; a null value deletes that key.
+# Lists: created_after / created_before are inclusive calendar dates (UTC); order newest first, ties by id desc.
+# OAuth errors use the error envelope: invalid_client / invalid_grant -> 401 UNAUTHORIZED, malformed or
+#   unsupported requests -> 400 VALIDATION_ERROR; details.oauth_error carries the RFC 6749 error name.
+#   A rotated (used) refresh token is refused; tokens already issued from it stay valid.
+# Evidence from `disputed` passes through `evidence_requested` (two status_changed events) so that every status
+#   change is an edge of TRANSITIONS. Partial-payment `mark_complete` moves in_process -> payment_received (the
+#   paid part is what was received); confirmation to `recovered` follows like any payment.
+# Commission on a receivable is fixed at submission from the invoice age (days since issue_date).
 
 # --- Ids [doc prefixes; test credentials decided] -------------------------------------------------------
 class IdPrefix(StrEnum):
@@ -210,6 +233,8 @@ class ErrorCode(StrEnum):
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     UNSUPPORTED_VERSION = "UNSUPPORTED_VERSION"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    NOT_IMPLEMENTED = "NOT_IMPLEMENTED"
 
 
 ERROR_STATUS: Final[dict[ErrorCode, int]] = {
@@ -234,6 +259,8 @@ ERROR_STATUS: Final[dict[ErrorCode, int]] = {
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.UNSUPPORTED_VERSION: 400,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.NOT_IMPLEMENTED: 501,
 }
 
 # Scope each endpoint family needs [decided mapping of doc scopes]

@@ -8,7 +8,7 @@ Field descriptions and examples come from the docs (seed 001) and become the MCP
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -43,9 +43,13 @@ from .validation import CENT
 def _two_places(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a finite amount")
-    if value != value.quantize(CENT):
+    try:
+        cents = value.quantize(CENT)
+    except InvalidOperation:  # more digits than the decimal context holds: not a plausible amount
+        raise ValueError("is too large") from None
+    if value != cents:
         raise ValueError("must have at most 2 decimal places (cents), e.g. 4166.67")
-    return value.quantize(CENT)
+    return cents
 
 
 def _no_float_noise(value: Any) -> Any:

@@ -48,6 +48,10 @@ def dumps(value: Any) -> bytes:
     return _MARKED.sub(r"\1", text).encode()
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse wire JSON keeping every non-integer number as Decimal."""
-    return json.loads(data, parse_float=Decimal)
+    """Parse wire JSON keeping every non-integer number as Decimal; NaN/Infinity are refused (not JSON)."""
+    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
