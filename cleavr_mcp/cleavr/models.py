@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StringConstraints,
+    WithJsonSchema,
     model_validator,
 )
 
@@ -62,7 +63,10 @@ Money = Annotated[
     BeforeValidator(_no_float_noise),
     AfterValidator(_two_places),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
-    Field(json_schema_extra={"examples": ["5000.00"]}),
+    # One compact schema instead of pydantic's number|string union: tool schemas stay small and say "cents".
+    WithJsonSchema({"type": ["string", "number"], "pattern": r"^-?\d+(\.\d{1,2})?$", "examples": ["5000.00"]},
+                   mode="validation"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["5000.00"]}, mode="serialization"),
 ]
 """An amount in euros with cents. Serialised to JSON as a decimal string ("795.00") so no float ever rounds it."""
 

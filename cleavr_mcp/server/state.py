@@ -1,0 +1,133 @@
+"""What every tool call can reach: the API client, the confirmation tokens, the audit store, the environment.
+
+One `httpx2.AsyncClient` per process, opened in the server lifespan. With no Cleavr credentials configured the
+client talks to the embedded sandbox in-process (persistent SQLite in the data dir, one onboarded demo creditor).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp.server.mcpserver import Context
+
+from ..cleavr.client import CleavrClient
+from ..config import Environment, Settings
+from .confirm import ConfirmationTokens
+from .policy import ToolPolicy
+from .store import ServerStore
+
+logger = logging.getLogger("cleavr_mcp.server")
+
+SANDBOX_HOST = "http://sandbox.cleavr.local"
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    environment: Environment
+    http: httpx2.AsyncClient
+    client: CleavrClient
+    tokens: ConfirmationTokens
+    store: ServerStore
+    policy: ToolPolicy
+    demo_user_id: str | None = None
+    sandbox_base_url: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # other integrations (CleverInvo, events) hang here
+
+    @property
+    def live_writes_blocked(self) -> bool:
+        return self.environment is Environment.LIVE and not self.settings.allow_live_writes
+
+
+def state_of(ctx: Context) -> AppState:
+    return ctx.request_context.lifespan_context
+
+
+def confirmation_key(settings: Settings) -> bytes:
+    """The configured key, else one generated once and kept (0600) in the data dir so restarts keep tokens valid."""
+    if settings.confirmation_key is not None:
+        return settings.confirmation_key.get_secret_value().encode()
+    path = settings.ensure_data_dir() / "confirmation.key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient, str]:
+    # Imported here: the sandbox (FastAPI, SQLite, PDF code) is only loaded when it is used.
+    from ..cleavr.auth import StaticToken, TokenManager, TokenStore, authorize_with_code_flow
+    from ..cleavr.contract import ALL_SCOPES, Paths
+    from ..sandbox import SandboxConfig, create_app
+    from ..sandbox.testing import demo_user_id, sandbox_credentials
+
+    config = SandboxConfig.from_settings(settings)
+    app = create_app(config)
+    http = await stack.enter_async_context(
+        httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=SANDBOX_HOST, timeout=settings.timeout_seconds)
+    )
+    client_id, client_secret = sandbox_credentials(config.db_path)
+    token = await authorize_with_code_flow(http, SANDBOX_HOST, client_id, client_secret, list(ALL_SCOPES))
+    store = TokenStore(settings.data_dir / "sandbox-tokens.json")
+    store.save(token)
+    auth = TokenManager(http, SANDBOX_HOST + Paths.TOKEN, client_id, client_secret, store)
+    del StaticToken
+    client = CleavrClient(http, base_url=SANDBOX_HOST, api_version=settings.api_version, auth=auth)
+    return http, client, demo_user_id(config.db_path)
+
+
+async def _remote_api(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient]:
+    from ..cleavr.auth import StaticToken, TokenManager, TokenStore
+    from ..cleavr.contract import Paths
+
+    assert settings.base_url is not None
+    http = await stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
+    store = TokenStore(settings.token_path)
+    if settings.client_id and settings.client_secret and (settings.refresh_token or store.exists()):
+        if settings.refresh_token and not store.exists():
+            store.save_refresh_token(settings.refresh_token.get_secret_value())
+        auth: Any = TokenManager(
+            http, settings.base_url.rstrip("/") + Paths.TOKEN, settings.client_id,
+            settings.client_secret.get_secret_value(), store,
+        )
+    elif settings.access_token:
+        auth = StaticToken(settings.access_token.get_secret_value())
+    else:
+        auth = None
+    client = CleavrClient(http, base_url=settings.base_url, api_version=settings.api_version, auth=auth)
+    return http, client
+
+
+@asynccontextmanager
+async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+    settings.ensure_data_dir()
+    async with AsyncExitStack() as stack:
+        demo_user = None
+        if settings.uses_sandbox:
+            http, client, demo_user = await _embedded_sandbox(settings, stack)
+        else:
+            http, client = await _remote_api(settings, stack)
+        store = ServerStore(Path(settings.data_dir) / "server.sqlite3")
+        stack.callback(store.close)
+        tokens = ConfirmationTokens(confirmation_key(settings), store, ttl_seconds=settings.confirmation_ttl_seconds)
+        state = AppState(
+            settings=settings,
+            environment=settings.environment,
+            http=http,
+            client=client,
+            tokens=tokens,
+            store=store,
+            policy=ToolPolicy.from_settings(settings),
+            demo_user_id=demo_user,
+        )
+        from ..tools import open_integrations
+
+        await open_integrations(state, stack)
+        yield state

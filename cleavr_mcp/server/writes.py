@@ -1,0 +1,144 @@
+"""The one path every write takes: confirmation outcome → live-safety check → the call → audit → result.
+
+Tools call `approve(...)` with the resolver's outcome, then `execute(...)` with a coroutine factory. Whether a
+write happened, and how it was confirmed, is recorded here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from mcp.server.mcpserver import AcceptedElicitation, CancelledElicitation, Context, DeclinedElicitation
+from mcp.types import CallToolResult
+
+from .confirm import CannotAsk, ConfirmationError, payload_digest
+from .errors import error_result, from_exception
+from .state import AppState, state_of
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A resolver could not even build the question (bad input, user not onboarded…): the body reports it."""
+
+    error: BaseException | CallToolResult
+
+
+@dataclass(frozen=True)
+class Approval:
+    how: str  # "elicitation" | "token" | "not_required"
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The write must not happen; `result` is what the tool returns (an outcome or an isError result)."""
+
+    result: Any
+
+
+def _outcome(build: Callable[..., Any], state: AppState, status: str, message: str, **extra: Any) -> Any:
+    return build(status=status, environment=state.environment.value, message=message, **extra)
+
+
+async def approve(
+    ctx: Context,
+    *,
+    tool: str,
+    answer: Any,
+    payload: dict[str, Any],
+    confirmation_token: str | None,
+    outcome: Callable[..., Any],
+    user_id: str | None = None,
+) -> Approval | Stop:
+    """Turn the resolver's outcome (elicitation answer, or CannotAsk) into an approval or a stop."""
+    from ..tools.shapes import ConfirmationRequired
+
+    state = state_of(ctx)
+    digest = payload_digest(payload)
+
+    def refused(how: str, result: Any, code: str | None = None) -> Stop:
+        state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+                                 payload_sha256=digest, confirmed_by=how, outcome="refused", error_code=code)
+        return Stop(result)
+
+    if state.live_writes_blocked:
+        return refused("none", error_result(code="LIVE_WRITES_DISABLED", message=(
+            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool),
+            "LIVE_WRITES_DISABLED")
+
+    if isinstance(answer, DeclinedElicitation):
+        return refused("elicitation", _outcome(outcome, state, "declined",
+                                               "The user declined. Nothing was sent to Cleavr."), "DECLINED")
+    if isinstance(answer, CancelledElicitation):
+        return refused("elicitation", _outcome(outcome, state, "cancelled",
+                                               "The user cancelled. Nothing was sent to Cleavr."), "CANCELLED")
+    assert isinstance(answer, AcceptedElicitation)
+    data = answer.data
+    if isinstance(data, Failed):
+        if isinstance(data.error, CallToolResult):
+            return Stop(data.error)
+        return Stop(from_exception(data.error, tool=tool))
+    if isinstance(data, CannotAsk):
+        question = data.question
+        if state.settings.fail_closed:
+            return refused("none", error_result(code="CANNOT_CONFIRM", message=(
+                f"{tool} needs a human confirmation and this client cannot ask for one."), tool=tool), "CANNOT_CONFIRM")
+        if question.blocking:
+            return Stop(error_result(code=question.blocking[0], message=question.blocking[1], tool=tool))
+        if confirmation_token is None:
+            token, expires = state.tokens.mint(tool, payload)
+            state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+                                     payload_sha256=digest, confirmed_by="token", outcome="confirmation_required")
+            return Stop(_outcome(
+                outcome, state, "confirmation_required",
+                "Nothing was sent. Show the summary to the user; if they explicitly agree, call this tool again with "
+                "the same arguments plus confirmation_token.",
+                confirmation=ConfirmationRequired(
+                    confirmation_token=token, expires_at=datetime.fromtimestamp(expires, UTC), summary=question.message),
+                next_step=f"After the user says yes, call {tool} again with identical arguments and confirmation_token.",
+            ))
+        try:
+            state.tokens.redeem(tool, payload, confirmation_token)
+        except ConfirmationError as exc:
+            return refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
+                                                 field="confirmation_token", tool=tool), f"TOKEN_{exc.reason.upper()}")
+        return Approval("token", {"confirm": True, "proceed_without_phone": True})
+    answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
+    if not answers.get("confirm"):
+        return refused("elicitation", _outcome(outcome, state, "declined",
+                                               "The user did not tick the confirmation box. Nothing was sent."),
+                       "NOT_CONFIRMED")
+    return Approval("elicitation", answers)
+
+
+async def execute(
+    ctx: Context,
+    *,
+    tool: str,
+    payload: dict[str, Any],
+    approval: Approval,
+    call: Callable[[], Awaitable[T]],
+    result_id: Callable[[T], str | None] = lambda _: None,
+    replayed: Callable[[T], bool] = lambda r: bool(getattr(r, "replayed", False)),
+    user_id: str | None = None,
+) -> T | CallToolResult:
+    """Run an approved write and audit it; errors come back as isError results."""
+    state = state_of(ctx)
+    audit = dict(tool=tool, environment=state.environment.value, user_id=user_id,
+                 payload_sha256=payload_digest(payload), confirmed_by=approval.how)
+    if state.live_writes_blocked:
+        state.store.append_audit(**audit, outcome="refused", error_code="LIVE_WRITES_DISABLED")
+        return error_result(code="LIVE_WRITES_DISABLED", message=(
+            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool)
+    try:
+        result = await call()
+    except Exception as exc:  # noqa: BLE001 - every failure becomes an isError result, audited
+        state.store.append_audit(**audit, outcome="failed", error_code=getattr(exc, "code", type(exc).__name__))
+        return from_exception(exc, tool=tool)
+    state.store.append_audit(**audit, outcome="done", result_id=result_id(result), replayed=replayed(result))
+    return result

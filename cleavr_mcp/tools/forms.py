@@ -1,0 +1,51 @@
+"""The flat forms a human fills in to confirm a write (elicitation schemas: primitives only)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from ..cleavr.contract import MISSING_PHONE_MESSAGE
+
+_CONFIRM = "Tick to confirm. Nothing is sent to Cleavr unless this is ticked."
+_PHONE = "Debtor phone number (e.g. +33 6 12 34 56 78). Leave empty if you have none."
+_PROCEED = f"{MISSING_PHONE_MESSAGE} Tick to submit without a phone anyway."
+_EMAIL = "Debtor email address (required by Cleavr)."
+
+
+class Confirm(BaseModel):
+    confirm: bool = Field(False, description=_CONFIRM)
+
+
+class ConfirmWithPhone(BaseModel):
+    confirm: bool = Field(False, description=_CONFIRM)
+    phone: str = Field("", description=_PHONE, max_length=40)
+    proceed_without_phone: bool = Field(False, description=_PROCEED)
+
+
+class ConfirmWithEmail(BaseModel):
+    confirm: bool = Field(False, description=_CONFIRM)
+    email: str = Field(description=_EMAIL, max_length=254, json_schema_extra={"format": "email"})
+
+
+class ConfirmWithEmailAndPhone(BaseModel):
+    confirm: bool = Field(False, description=_CONFIRM)
+    email: str = Field(description=_EMAIL, max_length=254, json_schema_extra={"format": "email"})
+    phone: str = Field("", description=_PHONE, max_length=40)
+    proceed_without_phone: bool = Field(False, description=_PROCEED)
+
+
+class ConfirmBatch(BaseModel):
+    confirm: bool = Field(False, description=_CONFIRM)
+    proceed_without_phone: bool = Field(
+        False, description=f"{MISSING_PHONE_MESSAGE} Tick to also submit the ones without a phone; else they are skipped."
+    )
+
+
+def submission_form(*, need_email: bool, need_phone: bool) -> type[BaseModel]:
+    if need_email and need_phone:
+        return ConfirmWithEmailAndPhone
+    if need_email:
+        return ConfirmWithEmail
+    if need_phone:
+        return ConfirmWithPhone
+    return Confirm

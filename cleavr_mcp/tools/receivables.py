@@ -1,0 +1,490 @@
+"""Receivables: submit (one or a batch), read, list, add a contact, update metadata, cancel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from mcp.server.mcpserver import Context, ElicitationResult, Resolve
+from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
+
+from ..cleavr.contract import CANCELLABLE_STATUSES, MISSING_PHONE_MESSAGE, CancelReason, ReceivableStatus
+from ..cleavr.models import (
+    BatchRequest,
+    CancelRequest,
+    CommissionQuoteRequest,
+    Contact,
+    Debtor,
+    ExtractionId,
+    InvoiceDetails,
+    ListReceivablesQuery,
+    Metadata,
+    ReceivableCreate,
+    ReceivableId,
+    UserId,
+)
+from ..cleavr.validation import compute_commission, days_since, normalize_phone
+from ..server.confirm import Question, ask
+from ..server.errors import error_result, from_exception
+from ..server.registry import Kind, Toolset, tool
+from ..server.state import state_of
+from ..server.writes import Approval, Failed, Stop, approve, execute
+from .forms import Confirm, ConfirmBatch, submission_form
+from .shapes import (
+    ReceivableRow,
+    ReceivableSummary,
+    ReceivableView,
+    WriteOutcome,
+    euros,
+    receivable_row,
+    receivable_summary,
+    receivable_view,
+)
+
+TOKEN_DESCRIPTION = (
+    "Only when a previous call returned status confirmation_required: the token from it, after the user agreed. "
+    "Never invent one."
+)
+
+
+class ReceivableSubmission(BaseModel):
+    """An unpaid invoice to send to recovery. At least one debtor contact must have an email; a phone is crucial."""
+
+    model_config = {"extra": "forbid"}
+
+    user_id: UserId = Field(description="The creditor (Cleavr user) owed the money")
+    invoice: InvoiceDetails
+    debtor: Debtor
+    metadata: Metadata = Field(default_factory=dict)
+    extraction_id: ExtractionId | None = Field(None, description="From extract_pdf, when the data came from a PDF")
+
+    def to_create(self, **changes: Any) -> ReceivableCreate:
+        return ReceivableCreate.model_validate({**self.model_dump(exclude_none=True), **changes})
+
+
+# --- shared helpers ----------------------------------------------------------------------------------------
+def _has_email(debtor: Debtor) -> bool:
+    return any(c.email for c in debtor.contacts)
+
+
+def _has_phone(debtor: Debtor) -> bool:
+    return any(c.phone for c in debtor.contacts)
+
+
+def _with_contact_details(debtor: Debtor, *, email: str | None, phone: str | None) -> Debtor:
+    """Add the human's answers to the primary contact (or create one)."""
+    contacts = [c.model_copy() for c in debtor.contacts]
+    if not contacts:
+        contacts = [Contact(level=0)]
+    primary = min(range(len(contacts)), key=lambda i: contacts[i].level)
+    updates: dict[str, Any] = {}
+    if email and not contacts[primary].email:
+        updates["email"] = email
+    if phone and not contacts[primary].phone:
+        updates["phone"] = phone
+    contacts[primary] = Contact.model_validate({**contacts[primary].model_dump(exclude_none=True), **updates})
+    return debtor.model_copy(update={"contacts": contacts})
+
+
+def _describe_debtor(debtor: Debtor) -> str:
+    ident = f" (SIRET {debtor.siret})" if debtor.siret else (f" (VAT {debtor.vat_number})" if debtor.vat_number else "")
+    return f"{debtor.company_name}{ident}"
+
+
+async def _quote_line(state, amount: Decimal, issue_date: date) -> tuple[str, Any]:
+    quote = await state.client.calculate_commission(CommissionQuoteRequest(amount=amount, invoice_date=issue_date))
+    line = (f"Commission: {quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
+            f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})")
+    return line, quote
+
+
+def _check_locally(create: ReceivableCreate) -> ReceivableCreate:
+    from ..cleavr.prepare import prepare_receivable
+
+    return prepare_receivable(create)
+
+
+# --- submit_receivable -------------------------------------------------------------------------------------
+class SubmitOutcome(WriteOutcome):
+    receivable: ReceivableSummary | None = None
+    commission_summary: str | None = None
+    submitted_without_phone: bool = False
+
+
+async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
+    """Build the human's question: debtor, amount, quote; ask for a missing email or phone in the same form."""
+    state = state_of(ctx)
+    need_email = not _has_email(receivable.debtor)
+    need_phone = not _has_phone(receivable.debtor)
+    try:
+        # Validate everything else now; a missing email is asked for below instead of failing here.
+        probe = receivable.debtor if not need_email else _with_contact_details(
+            receivable.debtor, email="placeholder@example.com", phone=None)
+        prepared = _check_locally(receivable.to_create(debtor=probe.model_dump(exclude_none=True)))
+        status = await state.client.get_onboarding_status(receivable.user_id)
+        if not status.capabilities.send_receivables:
+            return Failed(error_result(
+                code="USER_NOT_ONBOARDED",
+                message=f"Creditor {receivable.user_id} has not completed onboarding (status {status.status.value}).",
+                details={"onboarding_url": status.onboarding_url}, tool="submit_receivable"))
+        quote_line, _ = await _quote_line(state, prepared.invoice.amount, prepared.invoice.issue_date)
+    except Exception as exc:  # noqa: BLE001 - reported by the tool body as an isError result
+        return Failed(exc)
+    inv = prepared.invoice
+    overdue = days_since(inv.due_date)
+    lines = [
+        f"Submit this unpaid invoice to Cleavr for debt recovery ({state.environment.value})?",
+        f"Debtor: {_describe_debtor(receivable.debtor)}",
+        f"Invoice(s): {', '.join(inv.numbers)} — {euros(inv.amount)} incl. tax, issued {inv.issue_date}, "
+        f"due {inv.due_date}" + (f" ({overdue} days overdue)" if overdue > 0 else ""),
+        quote_line,
+    ]
+    if need_email:
+        lines.append("No debtor email: Cleavr requires one — enter it below.")
+    if need_phone:
+        lines.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or tick 'proceed without phone'.")
+    blocking = None
+    if need_email:
+        blocking = ("MISSING_EMAIL_CONTACT",
+                    "No debtor contact has an email and this client cannot show a form. Ask the user for the "
+                    "debtor's email, add it to debtor.contacts[0].email, and call submit_receivable again.")
+    question = Question(message="\n".join(lines), form=submission_form(need_email=need_email, need_phone=need_phone),
+                        blocking=blocking)
+    return ask(ctx, question)
+
+
+@tool(title="Submit an unpaid invoice for recovery", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, money=True,
+      idempotent=True, open_world=True)
+async def submit_receivable(
+    receivable: ReceivableSubmission,
+    ctx: Context,
+    answer: Annotated[ElicitationResult[Any], Resolve(_ask_submit)],
+    confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
+) -> SubmitOutcome:
+    """Send an unpaid invoice to Cleavr for debt recovery (a receivable). The user is always asked to confirm,
+    with the debtor, the amount and the commission quote; a missing email or phone is asked for in the same step.
+
+    Before calling: the creditor must be onboarded (get_user_status) and you should show quote_commission.
+    Amounts in EUR with cents; amount = amount_before_tax + tax_amount. Phones in any usual format are
+    normalised (06 12 34 56 78 → +33612345678). Calling again with the same invoice is safe: it returns the
+    receivable already created (idempotent_replay true) and never creates a second one.
+    """
+    state = state_of(ctx)
+    payload = receivable.model_dump(mode="json")
+    decision = await approve(ctx, tool="submit_receivable", answer=answer, payload=payload,
+                             confirmation_token=confirmation_token, outcome=SubmitOutcome, user_id=receivable.user_id)
+    if isinstance(decision, Stop):
+        return decision.result
+    answers = decision.answers
+    phone = (answers.get("phone") or "").strip() or None
+    if phone is not None:
+        normalised = normalize_phone(phone)
+        if normalised is None:
+            return error_result(code="VALIDATION_ERROR", field="phone", tool="submit_receivable",
+                                message=f"The phone number entered ({phone}) is not a valid number. Nothing was sent.",
+                                next_step="Call submit_receivable again and enter the phone in international form.")
+        phone = normalised
+    debtor = _with_contact_details(receivable.debtor, email=answers.get("email") or None, phone=phone)
+    force = False
+    if not _has_phone(debtor):
+        if not answers.get("proceed_without_phone"):
+            return SubmitOutcome(status="declined", environment=state.environment.value,
+                                 message="No phone was given and the user did not choose to proceed without one. "
+                                 "Nothing was sent.", next_step="Ask the user for the debtor's phone number.")
+        force = True
+    try:
+        create = _check_locally(receivable.to_create(debtor=debtor.model_dump(exclude_none=True),
+                                                     force_proceed=True if force else None))
+    except Exception as exc:  # noqa: BLE001
+        return from_exception(exc, tool="submit_receivable")
+    result = await execute(ctx, tool="submit_receivable", payload=payload, approval=decision,
+                           call=lambda: state.client.submit_receivable(create), result_id=lambda r: r.value.id,
+                           user_id=receivable.user_id)
+    if isinstance(result, CallToolResult):
+        return result
+    rec = result.value
+    summary = (f"{rec.commission.rate:.2f} % = {euros(rec.commission.amount)}, "
+               f"you receive {euros(rec.amount - rec.commission.amount)}") if rec.commission else None
+    verb = "was already submitted" if result.replayed else "submitted"
+    return SubmitOutcome(
+        status="done", environment=state.environment.value, idempotent_replay=result.replayed,
+        message=f"Receivable {rec.id} {verb} for {euros(rec.amount)} against {rec.debtor.company_name} "
+        f"(status {rec.status.value}).", receivable=receivable_summary(rec), commission_summary=summary, submitted_without_phone=force,
+        next_step="Follow it with get_receivable (or list_events for news such as payments and disputes).",
+    )
+
+
+# --- read and list -----------------------------------------------------------------------------------------
+@tool(title="Get a receivable", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True, open_world=False)
+async def get_receivable(receivable_id: ReceivableId, ctx: Context) -> ReceivableView:
+    """One receivable in full: status, amounts, commission, recovery progress (emails, calls, next action), any
+    dispute (the debtor's message is third-party text) or partial payment, and what can be done next."""
+    try:
+        return receivable_view(await state_of(ctx).client.get_receivable(receivable_id))
+    except Exception as exc:  # noqa: BLE001
+        return from_exception(exc, tool="get_receivable")
+
+
+class ReceivableListView(BaseModel):
+    rows: list[ReceivableRow]
+    total: str = Field(description="One line: how many rows, their sum, and whether more exist")
+    next_cursor: str | None = Field(None, description="Pass as cursor to get the next page")
+
+
+@tool(title="List receivables", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True, open_world=False)
+async def list_receivables(
+    ctx: Context,
+    user_id: UserId | None = None,
+    status: ReceivableStatus | None = None,
+    created_after: date | None = None,
+    created_before: date | None = None,
+    limit: int = Field(20, ge=1, le=100, description="Rows per page (default 20, max 100)"),
+    cursor: ReceivableId | None = Field(None, description="next_cursor from the previous page"),
+) -> ReceivableListView:
+    """List receivables, newest first, as compact rows; filter by creditor, status and creation dates. Use
+    get_receivable for one in full. Page with cursor."""
+    state = state_of(ctx)
+    try:
+        page = await state.client.list_receivables(ListReceivablesQuery(
+            user_id=user_id, status=status, created_after=created_after, created_before=created_before, limit=limit,
+            starting_after=cursor))
+    except Exception as exc:  # noqa: BLE001
+        return from_exception(exc, tool="list_receivables")
+    rows = [receivable_row(r) for r in page.data]
+    total = sum((r.amount for r in rows), Decimal(0))
+    more = f" More exist: call again with cursor={rows[-1].id}." if page.has_more and rows else ""
+    return ReceivableListView(rows=rows, total=f"{len(rows)} receivable(s) shown, {euros(total)} in all.{more}",
+                              next_cursor=rows[-1].id if page.has_more and rows else None)
+
+
+# --- add_contact / metadata ----------------------------------------------------------------------------------
+class ReceivableWriteOutcome(WriteOutcome):
+    receivable: ReceivableSummary | None = None
+
+
+@tool(title="Add a debtor contact", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True, open_world=True)
+async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Context) -> ReceivableWriteOutcome:
+    """Add a contact (email and/or phone) to a receivable's debtor, e.g. a phone found later or an escalation
+    contact (level 1 secondary, 2 tertiary). Cleavr will contact this person."""
+    state = state_of(ctx)
+    if contact.phone:
+        normalised = normalize_phone(contact.phone)
+        if normalised is None:
+            return error_result(code="VALIDATION_ERROR", field="contact.phone", tool="add_contact",
+                                message=f"{contact.phone!r} is not a valid phone number.",
+                                next_step="Ask the user for the number in international form (+33…) and retry.")
+        contact = contact.model_copy(update={"phone": normalised})
+    if not contact.email and not contact.phone:
+        return error_result(code="VALIDATION_ERROR", field="contact", tool="add_contact",
+                            message="A contact needs an email or a phone.")
+    payload = {"receivable_id": receivable_id, "contact": contact.model_dump(mode="json", exclude_none=True)}
+    result = await execute(ctx, tool="add_contact", payload=payload, approval=Approval("not_required"),
+                           call=lambda: state.client.add_contact(receivable_id, contact), result_id=lambda r: r.value.id)
+    if isinstance(result, CallToolResult):
+        return result
+    return ReceivableWriteOutcome(status="done", environment=state.environment.value, idempotent_replay=result.replayed,
+                                  message=f"Contact added to {receivable_id}.", receivable=receivable_summary(result.value))
+
+
+@tool(title="Update receivable metadata", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True,
+      open_world=False)
+async def update_receivable_metadata(receivable_id: ReceivableId, metadata: Metadata, ctx: Context) -> ReceivableWriteOutcome:
+    """Set free-form metadata on a receivable (your references and notes, e.g. internal_note). Keys given here
+    replace the same keys; other keys are kept."""
+    state = state_of(ctx)
+    payload = {"receivable_id": receivable_id, "metadata": metadata}
+
+    async def call():
+        return await state.client.update_metadata(receivable_id, metadata)
+
+    result = await execute(ctx, tool="update_receivable_metadata", payload=payload, approval=Approval("not_required"),
+                           call=call, result_id=lambda r: r.id, replayed=lambda r: False)
+    if isinstance(result, CallToolResult):
+        return result
+    return ReceivableWriteOutcome(status="done", environment=state.environment.value,
+                                  message=f"Metadata of {receivable_id} updated.", receivable=receivable_summary(result))
+
+
+# --- cancel -----------------------------------------------------------------------------------------------
+CANCEL_REASONS = {
+    CancelReason.PAID_DIRECTLY: "the debtor paid outside Cleavr",
+    CancelReason.DISPUTED_VALID: "the debtor's dispute is valid",
+    CancelReason.BUSINESS_DECISION: "a business decision to stop",
+    CancelReason.INCORRECT_SUBMISSION: "the receivable data was wrong",
+}
+
+
+async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, ctx: Context) -> Any:
+    state = state_of(ctx)
+    try:
+        rec = await state.client.get_receivable(receivable_id)
+    except Exception as exc:  # noqa: BLE001
+        return Failed(exc)
+    if rec.status not in CANCELLABLE_STATUSES:
+        return Failed(error_result(
+            code="INVALID_STATE", tool="cancel_receivable",
+            message=f"{receivable_id} is {rec.status.value}; only pending, in_process, disputed or evidence_requested "
+            "receivables can be cancelled.", details={"current_status": rec.status.value}))
+    message = "\n".join([
+        f"Cancel the recovery of {euros(rec.amount)} owed by {rec.debtor.company_name} "
+        f"(invoice(s) {', '.join(rec.invoice.numbers)}, now {rec.status.value}) — {state.environment.value}?",
+        f"Reason: {reason.value} ({CANCEL_REASONS[reason]}).",
+        "This is final: Cleavr stops every recovery action and the receivable cannot be reopened.",
+    ])
+    return ask(ctx, Question(message=message, form=Confirm))
+
+
+class CancelOutcome(WriteOutcome):
+    receivable: ReceivableSummary | None = None
+
+
+@tool(title="Cancel a recovery", toolset=Toolset.RECEIVABLES, kind=Kind.DESTRUCTIVE, money=True, idempotent=True,
+      open_world=False)
+async def cancel_receivable(
+    receivable_id: ReceivableId,
+    reason: CancelReason,
+    ctx: Context,
+    answer: Annotated[ElicitationResult[Any], Resolve(_ask_cancel)],
+    notes: str | None = Field(None, max_length=5000, examples=["Customer paid directly to our bank account"]),
+    confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
+) -> CancelOutcome:
+    """Stop the recovery of a receivable, for good. Reasons: paid_directly (debtor paid outside Cleavr),
+    disputed_valid (the dispute is valid), business_decision, incorrect_submission. The user confirms first.
+    Possible while pending, in_process, disputed or evidence_requested."""
+    state = state_of(ctx)
+    payload = {"receivable_id": receivable_id, "reason": reason.value, "notes": notes}
+    decision = await approve(ctx, tool="cancel_receivable", answer=answer, payload=payload,
+                             confirmation_token=confirmation_token, outcome=CancelOutcome)
+    if isinstance(decision, Stop):
+        return decision.result
+    request = CancelRequest(reason=reason, notes=notes)
+    result = await execute(ctx, tool="cancel_receivable", payload=payload, approval=decision,
+                           call=lambda: state.client.cancel_receivable(receivable_id, request),
+                           result_id=lambda r: r.value.id)
+    if isinstance(result, CallToolResult):
+        return result
+    return CancelOutcome(status="done", environment=state.environment.value, idempotent_replay=result.replayed,
+                         message=f"Recovery of {receivable_id} cancelled ({reason.value}).",
+                         receivable=receivable_summary(result.value))
+
+
+# --- batch ------------------------------------------------------------------------------------------------
+class BatchItemResult(BaseModel):
+    index: int
+    outcome: Literal["submitted", "already_submitted", "skipped", "failed"]
+    receivable_id: str | None = None
+    invoice_numbers: list[str] = Field(default_factory=list)
+    amount: str | None = None
+    reason: str | None = Field(None, description="Why it was skipped or failed")
+    error_code: str | None = None
+
+
+class BatchOutcome(WriteOutcome):
+    results: list[BatchItemResult] = Field(default_factory=list)
+    counts: dict[str, int] = Field(default_factory=dict)
+
+
+@dataclass
+class _BatchPlan:
+    valid: list[tuple[int, ReceivableCreate]]
+    invalid: list[BatchItemResult]
+    no_phone: list[int]
+
+
+def _plan_batch(receivables: list[ReceivableSubmission]) -> _BatchPlan:
+    valid, invalid, no_phone = [], [], []
+    for i, item in enumerate(receivables):
+        try:
+            prepared = _check_locally(item.to_create())
+        except Exception as exc:  # noqa: BLE001 - a bad item must not block the others
+            invalid.append(BatchItemResult(index=i, outcome="failed", invoice_numbers=list(item.invoice.numbers),
+                                           amount=f"{item.invoice.amount:.2f}", reason=getattr(exc, "message", str(exc)),
+                                           error_code=getattr(exc, "code", "VALIDATION_ERROR")))
+            continue
+        valid.append((i, prepared))
+        if not _has_phone(item.debtor):
+            no_phone.append(i)
+    return _BatchPlan(valid=valid, invalid=invalid, no_phone=no_phone)
+
+
+async def _ask_batch(receivables: list[ReceivableSubmission], ctx: Context) -> Any:
+    state = state_of(ctx)
+    plan = _plan_batch(receivables)
+    if not plan.valid:
+        return Failed(error_result(code="VALIDATION_ERROR", tool="submit_receivables_batch",
+                                   message="No receivable in the batch is valid: " + "; ".join(
+                                       f"#{r.index}: {r.reason}" for r in plan.invalid[:10])))
+    try:
+        rates = (await state.client.get_commission_rates()).default_rates
+    except Exception as exc:  # noqa: BLE001
+        return Failed(exc)
+    tiers = tuple((r.days_from, r.days_to, r.rate) for r in rates)
+    total = sum((c.invoice.amount for _, c in plan.valid), Decimal(0))
+    fees = sum((compute_commission(c.invoice.amount, days_since(c.invoice.issue_date), tiers)["commission_amount"]
+                for _, c in plan.valid), Decimal(0))
+    lines = [f"Submit {len(plan.valid)} receivable(s) to Cleavr for debt recovery ({state.environment.value})?",
+             f"Total {euros(total)}; commission if all recovered {euros(fees)}; you would receive {euros(total - fees)}."]
+    if plan.invalid:
+        lines.append(f"{len(plan.invalid)} item(s) are invalid and will not be sent.")
+    if plan.no_phone:
+        lines.append(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE} "
+                     "Tick 'proceed without phone' to send them too; otherwise they are skipped.")
+    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm))
+
+
+@tool(title="Submit receivables in bulk", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, money=True, idempotent=True,
+      open_world=True)
+async def submit_receivables_batch(
+    receivables: Annotated[list[ReceivableSubmission], Field(min_length=1, max_length=100)],
+    ctx: Context,
+    answer: Annotated[ElicitationResult[Any], Resolve(_ask_batch)],
+    confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
+) -> BatchOutcome:
+    """Submit up to 100 receivables at once, with one confirmation showing the count, total and total commission.
+    Invalid items are reported and not sent; items without a phone are sent only if the user agrees. Returns one
+    result per item (submitted, already_submitted, skipped with reason, failed with error). Safe to retry."""
+    state = state_of(ctx)
+    payload = {"receivables": [r.model_dump(mode="json") for r in receivables]}
+    decision = await approve(ctx, tool="submit_receivables_batch", answer=answer, payload=payload,
+                             confirmation_token=confirmation_token, outcome=BatchOutcome)
+    if isinstance(decision, Stop):
+        return decision.result
+    plan = _plan_batch(receivables)
+    results = list(plan.invalid)
+    to_send: list[tuple[int, ReceivableCreate]] = []
+    for index, create in plan.valid:
+        if index in plan.no_phone:
+            if not decision.answers.get("proceed_without_phone"):
+                results.append(BatchItemResult(index=index, outcome="skipped", invoice_numbers=list(create.invoice.numbers),
+                                               amount=f"{create.invoice.amount:.2f}",
+                                               reason="No debtor phone and the user chose not to proceed without one."))
+                continue
+            create = create.model_copy(update={"force_proceed": True})
+        to_send.append((index, create))
+    if to_send:
+        request = BatchRequest(receivables=[c for _, c in to_send])
+        sent = await execute(ctx, tool="submit_receivables_batch", payload=payload, approval=decision,
+                             call=lambda: state.client.submit_batch(request),
+                             result_id=lambda r: ",".join(s.id for s in r.value.successful)[:500])
+        if isinstance(sent, CallToolResult):
+            return sent
+        for ok in sent.value.successful:
+            index, create = to_send[ok.index]
+            results.append(BatchItemResult(index=index, outcome="already_submitted" if sent.replayed else "submitted",
+                                           receivable_id=ok.id, invoice_numbers=list(create.invoice.numbers),
+                                           amount=f"{create.invoice.amount:.2f}"))
+        for bad in sent.value.failed:
+            index, create = to_send[bad.index]
+            results.append(BatchItemResult(index=index, outcome="failed", invoice_numbers=list(create.invoice.numbers),
+                                           amount=f"{create.invoice.amount:.2f}", reason=bad.message,
+                                           error_code=bad.error))
+    results.sort(key=lambda r: r.index)
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    return BatchOutcome(status="done", environment=state.environment.value, results=results, counts=counts,
+                        message="Batch processed: " + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + ".",
+                        next_step="Use list_receivables to follow them; fix failed items and submit them again.")
