@@ -63,7 +63,7 @@ def confirmation_key(settings: Settings) -> bytes:
 
 async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient, str]:
     # Imported here: the sandbox (FastAPI, SQLite, PDF code) is only loaded when it is used.
-    from ..cleavr.auth import StaticToken, TokenManager, TokenStore, authorize_with_code_flow
+    from ..cleavr.auth import TokenManager, authorize_with_code_flow
     from ..cleavr.contract import ALL_SCOPES, Paths
     from ..sandbox import SandboxConfig, create_app
     from ..sandbox.testing import demo_user_id, sandbox_credentials
@@ -74,34 +74,21 @@ async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[
         httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=SANDBOX_HOST, timeout=settings.timeout_seconds)
     )
     client_id, client_secret = sandbox_credentials(config.db_path)
+    # The real OAuth code flow, against the in-process sandbox (it auto-approves).
     token = await authorize_with_code_flow(http, SANDBOX_HOST, client_id, client_secret, list(ALL_SCOPES))
-    store = TokenStore(settings.data_dir / "sandbox-tokens.json")
-    store.save(token)
-    auth = TokenManager(http, SANDBOX_HOST + Paths.TOKEN, client_id, client_secret, store)
-    del StaticToken
+    auth = TokenManager(http, SANDBOX_HOST + Paths.TOKEN, client_id, client_secret)
+    auth.set_tokens(token)
     client = CleavrClient(http, base_url=SANDBOX_HOST, api_version=settings.api_version, auth=auth)
     return http, client, demo_user_id(config.db_path)
 
 
 async def _remote_api(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient]:
-    from ..cleavr.auth import StaticToken, TokenManager, TokenStore
-    from ..cleavr.contract import Paths
+    from ..cleavr.auth import auth_from_settings
 
     assert settings.base_url is not None
     http = await stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
-    store = TokenStore(settings.token_path)
-    if settings.client_id and settings.client_secret and (settings.refresh_token or store.exists()):
-        if settings.refresh_token and not store.exists():
-            store.save_refresh_token(settings.refresh_token.get_secret_value())
-        auth: Any = TokenManager(
-            http, settings.base_url.rstrip("/") + Paths.TOKEN, settings.client_id,
-            settings.client_secret.get_secret_value(), store,
-        )
-    elif settings.access_token:
-        auth = StaticToken(settings.access_token.get_secret_value())
-    else:
-        auth = None
-    client = CleavrClient(http, base_url=settings.base_url, api_version=settings.api_version, auth=auth)
+    client = CleavrClient(http, base_url=settings.base_url, api_version=settings.api_version,
+                          auth=auth_from_settings(settings, http))
     return http, client
 
 
