@@ -114,7 +114,19 @@ class TokenStore:
         known = {k: raw.get(k) for k in ("access_token", "refresh_token", "expires_at", "scope", "seeded_from")}
         return TokenSet(**known)
 
-    def save(self, tokens: TokenSet) -> None:
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def save_refresh_token(self, refresh_token: str) -> None:
+        """Seed the file with a configured refresh token (the first refresh fills in the access token)."""
+        self.save(TokenSet(refresh_token=refresh_token, seeded_from=fingerprint(refresh_token)))
+
+    def save(self, tokens: TokenSet | TokenResponse) -> None:
+        """Write atomically with mode 0600. A TokenResponse (straight from the code flow) is stored as a fresh pair."""
+        if isinstance(tokens, TokenResponse):
+            tokens = TokenSet.from_response(tokens, now=time.time())
+            if tokens.refresh_token:
+                tokens = replace(tokens, seeded_from=fingerprint(tokens.refresh_token))
         directory = self.path.parent
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = json.dumps(
