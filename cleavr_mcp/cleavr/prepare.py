@@ -6,8 +6,6 @@ says what to fix. Codes and fields are the API's own (contract §4.1, §7), so c
 
 from __future__ import annotations
 
-from stdnum.eu import vat as eu_vat
-
 from .contract import CURRENCY, ErrorCode
 from .errors import CleavrValidationError
 from .models import Contact, ReceivableCreate
@@ -20,11 +18,6 @@ def has_email(req: ReceivableCreate) -> bool:
 
 def has_phone(req: ReceivableCreate) -> bool:
     return any(c.phone and c.phone.strip() for c in req.debtor.contacts)
-
-
-def _is_valid_vat(value: str) -> bool:
-    # French numbers follow the contract's rule; other EU numbers are checked by their own national checksum.
-    return is_valid_fr_vat(value) if value.startswith("FR") else eu_vat.is_valid(value)
 
 
 def prepare_receivable(req: ReceivableCreate) -> ReceivableCreate:
@@ -55,6 +48,15 @@ def prepare_receivable(req: ReceivableCreate) -> ReceivableCreate:
             code=ErrorCode.INVALID_DATES, field="invoice.due_date",
         )
 
+    seen: set[str] = set()
+    for i, number in enumerate(invoice.numbers):
+        if number in seen:
+            raise CleavrValidationError(
+                f"Invoice number {number!r} is listed twice: list each invoice once.",
+                code=ErrorCode.VALIDATION_ERROR, field=f"invoice.numbers[{i}]",
+            )
+        seen.add(number)
+
     if not has_email(req):
         raise CleavrValidationError(
             "No debtor contact has an email address, and Cleavr rejects receivables without one. Ask for the "
@@ -79,10 +81,12 @@ def prepare_receivable(req: ReceivableCreate) -> ReceivableCreate:
     vat = None
     if debtor.vat_number is not None and debtor.vat_number.strip():
         vat = digits(debtor.vat_number).upper()
-        if not _is_valid_vat(vat):
+        if not is_valid_fr_vat(vat):
+            # The contract (§1) knows French VAT numbers only; a foreign debtor is submitted without one.
             raise CleavrValidationError(
-                f"VAT number {debtor.vat_number!r} is not valid (its checksum fails). French numbers are FR + a "
-                "2-character key + the 9-digit SIREN, e.g. FR40303265045. Correct it or leave it out.",
+                f"VAT number {debtor.vat_number!r} is not valid: Cleavr expects a French VAT number, FR + a "
+                "2-character key + the 9-digit SIREN (e.g. FR40303265045), whose key matches. Correct it, or leave "
+                "it out (for a non-French debtor too).",
                 code=ErrorCode.VALIDATION_ERROR, field="debtor.vat_number",
             )
 

@@ -24,6 +24,12 @@ def test_normalises_phone_siret_vat_currency():
     assert req.debtor.contacts[0].phone == "06 12 34 56 78"  # the input is not mutated
 
 
+def test_foreign_vat_is_refused_like_the_api_does():
+    with pytest.raises(CleavrValidationError) as info:
+        prepare_receivable(receivable_request(debtor__vat_number="BE0403170701"))
+    assert info.value.field == "debtor.vat_number" and "leave it out" in info.value.message
+
+
 def test_national_numbers_follow_the_debtor_country():
     req = receivable_request(debtor__address={"line1": "Rue Neuve 1", "city": "Bruxelles", "postal_code": "1000",
                                               "country": "BE"},
@@ -44,9 +50,11 @@ def test_national_numbers_follow_the_debtor_country():
         ({"invoice__due_date": "2025-07-31"}, "INVALID_DATES", "invoice.due_date", "before issue_date"),
         ({"debtor__contacts": [{"email": "a@b.example"}, {"email": "c@d.example", "phone": "+1-555-0100"}]},
          "VALIDATION_ERROR", "debtor.contacts[1].phone", "+33612345678"),
-        ({"debtor__vat_number": "FR00732829320"}, "VALIDATION_ERROR", "debtor.vat_number", "checksum"),
+        ({"debtor__vat_number": "FR00732829320"}, "VALIDATION_ERROR", "debtor.vat_number", "key matches"),
+        ({"invoice__numbers": ["A-1", "A-2", "A-1"]}, "VALIDATION_ERROR", "invoice.numbers[2]", "twice"),
     ],
-    ids=["no-email", "no-contacts", "siret-checksum", "siren-given", "currency", "amount", "dates", "phone", "vat"],
+    ids=["no-email", "no-contacts", "siret-checksum", "siren-given", "currency", "amount", "dates", "phone", "vat",
+         "dup-number"],
 )
 def test_refusals_use_the_api_codes(changes, code, field, hint):
     with pytest.raises(CleavrValidationError) as info:
