@@ -1,0 +1,466 @@
+"""Finding each invoice field in layout text, as scored candidates.
+
+A candidate's confidence starts at its label's strength (labels.py) — 0.92 for a specific label, 0.75–0.85 for an
+ambiguous one, ≤ 0.6 for an unlabelled guess — and is multiplied by 0.96 when the value sat *under* its label
+(table header) rather than beside it. Cross-checks (confidence.py) raise or lower it afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from . import labels as L
+from .layout import COLUMN_TOLERANCE, Document, Line, values_below
+from .parsing import (
+    DateOrder,
+    Found,
+    find_amounts,
+    find_currencies,
+    find_dates,
+    find_number_tokens,
+)
+
+BELOW_FACTOR = 0.96
+UNLABELLED = 0.5
+
+
+@dataclass
+class Candidate:
+    value: Any
+    confidence: float
+    line: int
+    how: str  # "beside" | "below" | "column" | "guess"
+    label: str = ""
+
+
+# --- helpers -------------------------------------------------------------------------------------------------
+_LEAD = re.compile(r"^[\s:.#°\-]*")
+_ALLOWED_WORDS = {"eur", "usd", "gbp", "chf", "ttc", "ht", "euros", "euro", "htva", "tvac", "incl", "excl"}
+_WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
+
+
+def _label_cell_span(line: Line, m: re.Match) -> tuple[int, int]:
+    cell = line.cell_at(m.start() + (len(m.group(0)) - len(m.group(0).lstrip())))
+    start = cell.start if cell else m.start()
+    return (max(start, m.start()), m.end())
+
+
+def _is_header_cell(line: Line, m: re.Match) -> bool:
+    """The label is the whole cell (a table header or a label above its value)."""
+    cell = line.cell_at(m.start() + (len(m.group(0)) - len(m.group(0).lstrip())))
+    if cell is None:
+        return False
+    rest = (line.text[cell.start : m.start()] + line.text[m.end() : cell.end]).strip(" :.#°")
+    return not rest
+
+
+def _next_cells_text(line: Line, pos: int) -> str:
+    """Text right of `pos` on the line, limited to the cell containing `pos` and following cells that hold only
+    numbers/currency marks (a new word starts another label's territory)."""
+    out = line.text[pos:]
+    for cell in line.cells:
+        if cell.start <= pos:
+            continue
+        if any(w.lower() not in _ALLOWED_WORDS for w in _WORD.findall(cell.text)):
+            return line.text[pos : cell.start]
+    return out
+
+
+def _near_start(tail: str, found: Found, max_gap: int) -> bool:
+    gap = tail[: found.start]
+    return len(gap.strip()) <= max_gap and not any(ch.isdigit() for ch in gap)
+
+
+# --- label-driven search ----------------------------------------------------------------------------------------
+class FieldFinder:
+    def __init__(self, doc: Document, order: DateOrder):
+        self.doc = doc
+        self.order = order
+
+    def dates(self, text: str) -> list[Found]:
+        return find_dates(text, self.order)
+
+    def _below(self, line: Line, m: re.Match, finder, rows: int = 1):
+        if not _is_header_cell(line, m):
+            return []
+        return values_below(self.doc, line, _label_cell_span(line, m), finder, rows=rows)
+
+    # dates -------------------------------------------------------------------------------------------------
+    def date_candidates(self, labels: list[L.Label], *, issue: bool) -> list[Candidate]:
+        out: list[Candidate] = []
+        for lab in labels:
+            for line, m in self.doc.search(lab.pattern):
+                if issue and lab.strength == L.WEAK and L.NOT_ISSUE_PREFIX.search(line.text[: m.start()]):
+                    continue
+                tail = line.text[m.end() :]
+                found = [f for f in self.dates(tail) if _near_start(tail, f, 12)]
+                if found:
+                    out.append(Candidate(found[0].value, lab.strength, line.index, "beside", lab.name))
+                    continue
+                column = self._below(line, m, self.dates, rows=30 if lab.strength == L.WEAK else 1)
+                for below_line, f in column:
+                    out.append(Candidate(f.value, lab.strength * BELOW_FACTOR, below_line.index, "below", lab.name))
+        return out
+
+    def issue_dates_after_number(self) -> list[Candidate]:
+        """`Facture n° 562044387 du 02 Juillet 2015` / `Invoice INV-1 dated 2 July 2015`."""
+        out = []
+        for lab in L.INVOICE_NUMBER:
+            for line, m in self.doc.search(lab.pattern):
+                tail = line.text[m.end() :]
+                mm = re.match(r"[\s:#°]*\S+\s+(?:du|of|dated|del|vom)\s+", tail, re.IGNORECASE)
+                if not mm:
+                    continue
+                found = self.dates(tail[mm.end() :])
+                if found and found[0].start == 0:
+                    out.append(Candidate(found[0].value, lab.strength, line.index, "beside", "number…du"))
+        return out
+
+    # amounts -----------------------------------------------------------------------------------------------
+    def amount_candidates(self, labels: list[L.Label], *, tax: bool = False) -> list[Candidate]:
+        out: list[Candidate] = []
+        for lab in labels:
+            for line, m in self.doc.search(lab.pattern):
+                if tax and L.NOT_TAX_CONTEXT.search(line.text):
+                    continue
+                tail = _next_cells_text(line, m.end())
+                found = find_amounts(tail)
+                if found:
+                    out.append(Candidate(found[-1].value, lab.strength, line.index, "beside", lab.name))
+                    continue
+                for below_line, f in self._below(line, m, find_amounts):
+                    out.append(Candidate(f.value, lab.strength * BELOW_FACTOR, below_line.index, "below", lab.name))
+        return [c for c in out if c.value >= 0]
+
+    # invoice numbers ---------------------------------------------------------------------------------------
+    def number_candidates(self) -> list[Candidate]:
+        out: list[Candidate] = []
+        for lab in L.INVOICE_NUMBER:
+            for line, m in self.doc.search(lab.pattern):
+                tail = line.text[m.end() :]
+                tokens = find_number_tokens(tail)
+                if tokens and _near_start(tail, tokens[0], 0) and _LEAD.match(tail).end() >= tokens[0].start:
+                    for value in _token_list(tail, tokens):
+                        out.append(Candidate(value, lab.strength, line.index, "beside", lab.name))
+                    continue
+                for below_line, f in self._below(line, m, find_number_tokens, rows=50):
+                    out.append(Candidate(f.value, lab.strength * BELOW_FACTOR, below_line.index, "column", lab.name))
+        return out
+
+    # free text ---------------------------------------------------------------------------------------------
+    def text_after(self, labels: list[L.Label], max_len: int = 200) -> list[Candidate]:
+        out = []
+        for lab in labels:
+            for line, m in self.doc.search(lab.pattern):
+                cell = line.cell_at(m.start() + (len(m.group(0)) - len(m.group(0).lstrip())))
+                end = cell.end if cell else len(line.text)
+                value = line.text[m.end() : end].strip(" :-").rstrip(".")
+                if not value and cell is not None:
+                    # value in the next cell on the same line
+                    nxt = [c for c in line.cells if c.start >= end]
+                    value = nxt[0].text.strip(" :-").rstrip(".") if nxt else ""
+                if value and re.search(r"[A-Za-zÀ-ÿ0-9]", value):
+                    out.append(Candidate(value[:max_len], lab.strength, line.index, "beside", lab.name))
+        return out
+
+    def first_row_under_header(self, header: re.Pattern) -> list[Candidate]:
+        """`Désignation` / `Description` column header → the first item's text."""
+        out = []
+        for line in self.doc.lines:
+            for cell in line.cells:
+                m = header.fullmatch(cell.text.strip(" :"))
+                if not m:
+                    continue
+
+                def text_cells(s: str) -> list[Found]:
+                    return [
+                        Found(mm.group(0), mm.start(), mm.end(), mm.group(0))
+                        for mm in re.finditer(r"\S+(?: \S+)*", s)
+                        if re.search(r"[A-Za-zÀ-ÿ]{3,}", mm.group(0))
+                    ]
+
+                below = values_below(self.doc, line, (cell.start, cell.end), text_cells, rows=1)
+                for below_line, f in below:
+                    if abs(f.start - cell.start) <= max(COLUMN_TOLERANCE, 12):
+                        out.append(Candidate(f.value.strip(), L.WEAK, below_line.index, "below", "header"))
+        return out
+
+    def currency_candidates(self, amount_line: int | None) -> list[Candidate]:
+        counts: dict[str, int] = {}
+        for f in find_currencies(self.doc.text):
+            counts[f.value] = counts.get(f.value, 0) + 1
+        out = []
+        if amount_line is not None:
+            on_total = find_currencies(self.doc.lines[amount_line].text)
+            if on_total:
+                out.append(Candidate(on_total[-1].value, 0.95, amount_line, "beside", "currency on total"))
+        if counts:
+            best = max(counts, key=lambda k: counts[k])
+            out.append(Candidate(best, 0.75, -1, "guess", "most frequent currency"))
+        return out
+
+
+def _token_list(tail: str, tokens: list[Found]) -> list[str]:
+    """`F-1, F-2 et F-3` → all three; a single number otherwise."""
+    values = [tokens[0].value]
+    prev = tokens[0]
+    for tok in tokens[1:]:
+        gap = tail[prev.end : tok.start]
+        if not re.fullmatch(r"\s*(?:,|;|&|\bet\b|\band\b|\+)\s*", gap, re.IGNORECASE):
+            break
+        values.append(tok.value)
+        prev = tok
+    return values
+
+
+# --- debtor -------------------------------------------------------------------------------------------------
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+PHONE_LABEL_RE = re.compile(
+    r"(?:t[ée]l(?:[ée]phone)?|phone|mobile|portable|gsm|tel|cell)\.?\s*(?:\([^)]*\))?\s*:?\s*(\+?[\d\s().\-/]{8,22}\d)", re.IGNORECASE
+)
+PHONE_BARE_RE = re.compile(r"(?<![\w+])(\+\d{1,3}[\s.\-]?\(?\d[\d\s().\-]{6,18}\d|0\d(?:[\s.\-]?\d{2}){4}|\(\d{3}\)\s?\d{3}[\s.\-]\d{4})(?!\d)")
+SIRET_RE = re.compile(r"siret\s*(?:n[°o])?\s*:?\s*(\d[\d\s.]{12,20}\d)", re.IGNORECASE)
+SIREN_RE = re.compile(r"siren\s*(?:n[°o])?\s*:?\s*(\d[\d\s.]{7,12}\d)", re.IGNORECASE)
+VAT_RE = re.compile(
+    r"(?:tva(?:\s+intra(?:communautaire)?)?|vat(?:\s+(?:no\.?|number|id|reg(?:istration)?))?|n[°o]\s*(?:de\s+)?tva(?:\s+intra(?:communautaire)?)?|btw)"
+    r"\s*(?:n[°o]\.?)?\s*:?\s*([A-Z]{2}\s?[0-9A-Z]{2}[\s.]?[0-9A-Z\s.]{7,14}[0-9A-Z])",
+    re.IGNORECASE,
+)
+CONTACT_RE = re.compile(
+    r"^(?:contact|attn\.?|attention|[àa]\s+l['’]attention\s+de|t\.a\.v\.?|interlocuteur)\s*:?\s*(?P<name>.+)$", re.IGNORECASE
+)
+CIVILITY_RE = re.compile(r"^(?:m\.|mr\.?|mrs\.?|ms\.?|mme\.?|mlle\.?|monsieur|madame|dr\.?)\s+", re.IGNORECASE)
+LEGAL_FORM_RE = re.compile(
+    r"\b(?:sas|sasu|sarl|eurl|sa|sci|snc|scop|selarl|ltd|llc|inc|corp|plc|gmbh|b\.?v\.?|n\.?v\.?|ag|srl|spa|s\.a\.s?\.?|company|co\.)\b\.?",
+    re.IGNORECASE,
+)
+COUNTRIES = {
+    "france": "FR", "belgique": "BE", "belgium": "BE", "suisse": "CH", "switzerland": "CH", "luxembourg": "LU",
+    "deutschland": "DE", "germany": "DE", "allemagne": "DE", "nederland": "NL", "netherlands": "NL",
+    "pays-bas": "NL", "the netherlands": "NL", "united states": "US", "usa": "US", "united states of america": "US",
+    "états-unis": "US", "etats-unis": "US", "united kingdom": "GB", "uk": "GB", "royaume-uni": "GB",
+    "espagne": "ES", "spain": "ES", "españa": "ES", "italie": "IT", "italy": "IT", "italia": "IT",
+    "monaco": "MC", "canada": "CA", "ireland": "IE", "irlande": "IE", "portugal": "PT",
+}
+POSTAL_FR_RE = re.compile(r"^(?:(?:F|FR)[\s\-])?(?P<pc>\d{5}|\d{2}\s\d{3})\s+(?P<city>[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’\-\s]*(?:\s(?:cedex|CEDEX)(?:\s\d{1,2})?)?)\s*$")
+POSTAL_US_RE = re.compile(r"^(?P<city>[A-Za-z][A-Za-z .'\-]+),?\s+(?P<state>[A-Z]{2})\s+(?P<pc>\d{5}(?:-\d{4})?)\s*$")
+POSTAL_NL_RE = re.compile(r"^(?P<pc>\d{4}\s?[A-Z]{2})\s+(?P<city>[A-Za-z][A-Za-z' \-]+)\s*$")
+POSTAL_4_RE = re.compile(r"^(?P<pc>\d{4})\s+(?P<city>[A-Za-zÀ-ÿ][A-Za-zÀ-ÿ'’\-\s]+)\s*$")
+POSTAL_UK_RE = re.compile(r"^(?P<city>[A-Za-z][A-Za-z .'\-]+)\s+(?P<pc>[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})\s*$")
+
+
+@dataclass
+class DebtorBlock:
+    lines: list[str]
+    confidence: float
+    line_index: int
+    label: str = ""
+
+
+@dataclass
+class ParsedDebtor:
+    company_name: str | None = None
+    company_type: str | None = None
+    siret: str | None = None
+    siren: str | None = None
+    vat_number: str | None = None
+    address: dict[str, str] = field(default_factory=dict)
+    contact_names: list[tuple[str | None, str | None]] = field(default_factory=list)
+    emails: list[str] = field(default_factory=list)
+    phones: list[str] = field(default_factory=list)
+
+
+def parse_postal_line(text: str) -> tuple[str, str, str | None] | None:
+    """(postal_code, city, country guess) for a `69100 Villeurbanne` / `Fremont CA 94538` / `3500 MJ Utrecht` line."""
+    text = text.strip().rstrip(",")
+    if m := POSTAL_FR_RE.match(text):
+        return m["pc"].replace(" ", ""), m["city"].strip(), None
+    if m := POSTAL_US_RE.match(text):
+        return m["pc"], f"{m['city'].strip()}", "US"
+    if m := POSTAL_NL_RE.match(text):
+        return m["pc"], m["city"].strip(), "NL"
+    if m := POSTAL_UK_RE.match(text):
+        return m["pc"], m["city"].strip(), "GB"
+    if m := POSTAL_4_RE.match(text):
+        return m["pc"], m["city"].strip(), None
+    return None
+
+
+def country_of(text: str) -> str | None:
+    return COUNTRIES.get(text.strip().strip(".").lower())
+
+
+def split_name(name: str) -> tuple[str | None, str | None]:
+    name = CIVILITY_RE.sub("", name.strip()).strip(" ,")
+    name = re.split(r"\s+[-–,(]\s*|\s{2,}", name)[0]
+    parts = name.split()
+    if not parts:
+        return None, None
+    if len(parts) == 1:
+        return None, parts[0]
+    return parts[0], " ".join(parts[1:])
+
+
+def parse_block(lines: list[str]) -> ParsedDebtor:
+    d = ParsedDebtor()
+    address_lines: list[str] = []
+    for raw in lines:
+        text = raw.strip()
+        if not text:
+            continue
+        consumed = False
+        for email in EMAIL_RE.findall(text):
+            if email not in d.emails:
+                d.emails.append(email)
+            consumed = True
+        if m := SIRET_RE.search(text):
+            d.siret = re.sub(r"\D", "", m[1])
+            consumed = True
+        elif m := SIREN_RE.search(text):
+            d.siren = re.sub(r"\D", "", m[1])
+            consumed = True
+        if m := VAT_RE.search(text):
+            d.vat_number = re.sub(r"[\s.]", "", m[1]).upper()
+            consumed = True
+        if m := PHONE_LABEL_RE.search(text):
+            d.phones.append(m[1].strip())
+            consumed = True
+        elif not consumed and (m := PHONE_BARE_RE.search(text)) and len(re.sub(r"\D", "", m[0])) >= 9:
+            if not re.search(r"[A-Za-zÀ-ÿ]{3,}", text.replace(m[0], "")):
+                d.phones.append(m[0].strip())
+                consumed = True
+        if m := CONTACT_RE.match(text):
+            name = EMAIL_RE.sub("", m["name"]).strip(" ,-")
+            if name:
+                d.contact_names.append(split_name(name))
+            consumed = True
+        if consumed:
+            continue
+        if re.match(r"^(?:email|e-mail|courriel|mail|web|www\.|http)", text, re.IGNORECASE):
+            continue
+        if d.company_name is None:
+            d.company_name = text.strip(" ,")
+            continue
+        if (code := country_of(text)) is not None:
+            d.address["country"] = code
+            continue
+        if (postal := parse_postal_line(text)) is not None and "postal_code" not in d.address:
+            d.address["postal_code"], d.address["city"] = postal[0], postal[1]
+            if postal[2] and "country" not in d.address:
+                d.address["country"] = postal[2]
+            continue
+        if "postal_code" not in d.address:
+            address_lines.append(text.strip(" ,"))
+    if address_lines:
+        d.address["line1"] = address_lines[0]
+        if len(address_lines) > 1:
+            d.address["line2"] = address_lines[1]
+    if d.company_name:
+        if CIVILITY_RE.match(d.company_name):
+            d.company_type = "individual"
+        elif LEGAL_FORM_RE.search(d.company_name) or d.siret or d.siren or d.vat_number:
+            d.company_type = "company"
+    return d
+
+
+class DebtorFinder:
+    def __init__(self, doc: Document):
+        self.doc = doc
+
+    def labelled_blocks(self) -> list[DebtorBlock]:
+        out = []
+        for lab in L.DEBTOR_BLOCK:
+            for line, m in self.doc.search(lab.pattern):
+                cell = line.cell_at(m.start() + (len(m.group(0)) - len(m.group(0).lstrip())))
+                # Block labels open a cell (`Facturé à :` / `Bill To`), they are not words inside a sentence.
+                if cell is None or m.start() > cell.start + 1:
+                    continue
+                rest = line.text[m.end() : cell.end].strip(" :")
+                block = [rest] if rest else []
+                columns = {cell.start} | ({m.end() + (len(line.text[m.end():]) - len(line.text[m.end():].lstrip(" :")))} if rest else set())
+                block += self._column_below(line, columns)
+                if block:
+                    out.append(DebtorBlock(block, lab.strength, line.index, lab.name))
+        return out
+
+    def _column_below(self, line: Line, columns: set[int], max_lines: int = 9) -> list[str]:
+        out: list[str] = []
+        for nxt in self.doc.lines[line.index + 1 :]:
+            if nxt.page != line.page or len(out) >= max_lines:
+                break
+            cell = next((c for c in nxt.cells if any(abs(c.start - col) <= COLUMN_TOLERANCE for col in columns)), None)
+            if cell is None:
+                if nxt.blank and not out:
+                    continue  # the label may be separated from its block by one empty line
+                break
+            if any(lab.pattern.match(cell.text) for lab in L.ALL_FIELD_LABELS + L.DEBTOR_BLOCK):
+                break
+            out.append(cell.text)
+        return out
+
+    def unlabelled_blocks(self) -> list[DebtorBlock]:
+        """Address blocks (a column of 2–8 lines ending in a postal line) in the top half of page 1.
+
+        With no `Bill to` label the recipient is, by the envelope-window convention, the right-most such block;
+        the issuer usually sits top-left. A guess: confidence 0.5.
+        """
+        first_page = [ln for ln in self.doc.lines if ln.page == 0]
+        if not first_page:
+            return []
+        limit = first_page[0].index + max(12, len(first_page) // 2)
+        seen: set[tuple[int, int]] = set()
+        blocks: list[tuple[int, DebtorBlock]] = []
+        for line in first_page:
+            if line.index > limit:
+                break
+            for cell in line.cells:
+                if (line.index, cell.start) in seen:
+                    continue
+                texts, idx = [cell.text], line.index
+                seen.add((idx, cell.start))
+                for nxt in self.doc.lines[idx + 1 : idx + 9]:
+                    c2 = next((c for c in nxt.cells if abs(c.start - cell.start) <= COLUMN_TOLERANCE), None)
+                    if c2 is None or nxt.page != line.page:
+                        break
+                    seen.add((nxt.index, c2.start))
+                    texts.append(c2.text)
+                if 2 <= len(texts) <= 8 and any(parse_postal_line(t) for t in texts[1:]):
+                    blocks.append((cell.start, DebtorBlock(texts, UNLABELLED, line.index, "unlabelled")))
+        if not blocks:
+            return []
+        blocks.sort(key=lambda b: (-b[0], b[1].line_index))
+        return [blocks[0][1]]
+
+    def labelled_emails(self, finder: FieldFinder) -> list[Candidate]:
+        def emails(text: str) -> list[Found]:
+            return [Found(m.group(0), m.start(), m.end(), m.group(0)) for m in EMAIL_RE.finditer(text)]
+
+        out = []
+        for lab in L.CONTACT_EMAIL:
+            for line, m in self.doc.search(lab.pattern):
+                tail = emails(line.text[m.end() :])
+                if tail:
+                    out.append(Candidate(tail[0].value, lab.strength, line.index, "beside", lab.name))
+                    continue
+                for below_line, f in finder._below(line, m, emails):
+                    out.append(Candidate(f.value, lab.strength, below_line.index, "below", lab.name))
+        return out
+
+
+def late_penalty_rate(text: str) -> Candidate | None:
+    flat = re.sub(r"\s+", " ", text)
+    for pattern in L.LATE_PENALTY:
+        if m := pattern.search(flat):
+            rate = Decimal(m.group(1).replace(",", "."))
+            if L.MONTHLY.search(m.group("tail") or "") or L.MONTHLY.search(m.group(0)):
+                rate *= 12  # the contract wants an annual rate
+            return Candidate(rate.quantize(Decimal("0.01")), L.STRONG, -1, "beside", "penalty")
+    return None
+
+
+def earliest(dates: list[date]) -> date | None:
+    return min(dates) if dates else None

@@ -1,0 +1,169 @@
+"""French, English (and a little Dutch) labels, grouped by the field they announce.
+
+Strength is the confidence a value gets when found right beside the label: specific labels (`Date d'échéance`,
+`Total TTC`) 0.92, ambiguous ones (`Total`, `Date`) 0.75–0.85. Patterns are case-insensitive.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+STRONG, MEDIUM, WEAK = 0.92, 0.85, 0.75
+
+_F = re.IGNORECASE
+
+
+@dataclass(frozen=True)
+class Label:
+    pattern: re.Pattern
+    strength: float
+    name: str
+
+
+def _labels(*specs: tuple[str, float]) -> list[Label]:
+    return [Label(re.compile(rf"(?<![\w]){p}", _F), s, p) for p, s in specs]
+
+
+_NO = r"(?:n[°o]\.?|no\.?|nr\.?|num(?:[ée]ro|ber)|#)"
+_TTC = r"t\.?\s?t\.?\s?c\.?"
+_HT = r"h\.?\s?t\.?(?:va)?(?![\w])"
+_INCL = r"\(?\s*(?:incl(?:uding|\.)?|inc\.|tax(?:es)?\s+incl(?:uded)?)\s*(?:vat|tax(?:es)?|tva)?\s*\)?"
+_EXCL = r"\(?\s*(?:excl(?:uding|\.)?|ex\.|before|hors|net\s+of)\s*(?:vat|tax(?:es)?|tva)?\s*\)?"
+
+INVOICE_NUMBER = _labels(
+    (rf"(?:factures?|invoices?|factuur)\s*{_NO}s?\s*:?", STRONG),
+    (rf"{_NO}\s*(?:de\s+)?(?:la\s+)?(?:facture|invoice)\s*:?", STRONG),
+    (r"invoice\s+(?:number|no\.?|#|id)\s*:?", STRONG),
+    (r"factuurnummer\s*:?", STRONG),
+    (r"(?:facture|invoice|factuur)(?![\w'’])\s*:?", MEDIUM),
+    (r"(?:factures|invoices)(?![\w'’])\s*:?", MEDIUM),
+)
+
+ISSUE_DATE = _labels(
+    (r"date\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation)\s*:?", STRONG),
+    (r"date\s+d['’]\s?[ée]mission\s*:?", STRONG),
+    (r"(?:invoice|billing|issue)\s+date\s*:?", STRONG),
+    (r"date\s+of\s+(?:issue|invoice)\s*:?", STRONG),
+    (r"factuur\s?datum\s*:?", STRONG),
+    (r"(?:issued|[ée]mise?)\s+(?:on|le)\s*:?", STRONG),
+    (r"date\s*:?(?!\s*(?:d['’]\s?[ée]ch|limite|de\s+(?:livraison|commande|paiement|r[èe]glement|la\s+commande)|due|of\s+(?:delivery|order)|d['’]exigibilit))", WEAK),
+    (r"(?<=,)\s*le(?=\s+\d)", WEAK),
+)
+# Words that, just before a generic `Date`, make it another date (due, order, delivery…).
+NOT_ISSUE_PREFIX = re.compile(
+    r"(?:due|order|delivery|payment|livraison|commande|[ée]ch[ée]ance|paiement|service|ship(?:ping)?|expiry|valid)\W*$",
+    _F,
+)
+
+DUE_DATE = _labels(
+    (r"date\s+d['’]\s?[ée]ch[ée]ance\s*:?", STRONG),
+    (r"[ée]ch[ée]ance\s*:?", STRONG),
+    (r"date\s+limite(?:\s+de\s+(?:paiement|r[èe]glement))?\s*:?", STRONG),
+    (r"(?:[àa]\s+)?(?:payer|r[ée]gler|payable)\s+(?:avant\s+le|au\s+plus\s+tard\s+le|le|avant)\s*:?", STRONG),
+    (r"(?:payment\s+)?due\s+date\s*:?", STRONG),
+    (r"date\s+due\s*:?", STRONG),
+    (r"payment\s+due(?:\s+(?:on|by))?\s*:?", STRONG),
+    (r"(?:due|payable|pay)\s+(?:by|on|before)\s*:?", STRONG),
+    (r"vervaldatum\s*:?", STRONG),
+    (r"due\s*:", MEDIUM),
+)
+
+AMOUNT = _labels(
+    (rf"total\s+(?:eur\s+)?{_TTC}\s*:?", STRONG),
+    (rf"montant\s+(?:total\s+)?(?:eur\s+)?{_TTC}\s*:?", STRONG),
+    (r"(?:net|total|montant|reste|somme|solde)\s+(?:restant\s+)?(?:[àa]|a)\s+payer\s*:?", STRONG),
+    (r"(?:montant|total|solde)\s+d[ûu](?![\w])\s*:?", STRONG),
+    (r"(?:total\s+)?(?:amount|balance)\s+(?:due|payable)\s*:?", STRONG),
+    (r"total\s+(?:due|payable)\s*:?", STRONG),
+    (r"grand\s+total\s*:?", STRONG),
+    (rf"total\s*{_INCL}\s*:?", STRONG),
+    (r"invoice\s+total\s*:?", STRONG),
+    (r"factuur\s*totaal\s*:?", STRONG),
+    (r"te\s+betalen\s*:?", STRONG),
+    (r"(?<!sous-)(?<!sous )(?<!sub-)(?<!sub )total(?:e)?(?!\s*(?:h\.?\s?t|hors|excl|ex\.|tva|vat|tax|before|sans|net|des|\(?\s*excl))\s*(?:facture|g[ée]n[ée]ral)?\s*:?", WEAK),
+    (r"totaal\s*:?", WEAK),
+)
+
+AMOUNT_BEFORE_TAX = _labels(
+    (rf"total\s+(?:net\s+)?{_HT}\s*:?", STRONG),
+    (rf"montant\s+(?:total\s+)?(?:net\s+)?(?:eur\s+)?{_HT}\s*:?", STRONG),
+    (r"total\s+hors\s+tax(?:es?)?\s*:?", STRONG),
+    (rf"total\s*{_EXCL}\s*:?", STRONG),
+    (r"(?:amount|total)\s+before\s+tax(?:es)?\s*:?", STRONG),
+    (r"net\s+amount\s*:?", STRONG),
+    (r"exclusief\s+btw\s*:?", STRONG),
+    (rf"base\s+{_HT}\s*:?", STRONG),
+    (rf"sous[\s\-]?total(?:\s+{_HT})?\s*:?", MEDIUM),
+    (r"sub[\s\-]?total\s*:?", MEDIUM),
+    (r"subtotaal\s*:?", MEDIUM),
+    (r"grondslag\s*:?", MEDIUM),
+)
+
+TAX = _labels(
+    (r"(?:total|montant)\s+(?:de\s+la\s+)?(?:tva|vat|tax(?:es)?)\s*:?", STRONG),
+    (r"(?:tva|vat|btw)(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,2})?\s?%\s*\)?)?\s*:?", STRONG),
+    (r"(?:sales\s+)?tax(?:es)?(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,3})?\s?%\s*\)?)?\s*:?", MEDIUM),
+    (r"btw\s+bedrag\s*:?", STRONG),
+)
+# A `TVA` that introduces a VAT number or a legal mention, not an amount.
+NOT_TAX_CONTEXT = re.compile(
+    r"intra|non\s+applicable|exon[ée]r|n[°o]\s*(?:de\s+)?tva|num[ée]ro\s+de\s+tva|tva\s+n[°o]|vat\s+(?:no|number|id|reg)"
+    r"|uw\s+btw|btw[\s\-]?(?:nr|nummer)|tax\s+id|[A-Z]{2}\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{3}|autoliquidation",
+    _F,
+)
+
+DEBTOR_BLOCK = _labels(
+    (r"factur[ée]e?s?\s+[àa]\s*:?", STRONG),
+    (r"facturer\s+[àa]\s*:?", STRONG),
+    (r"adresse\s+de\s+facturation\s*:?", STRONG),
+    (r"client(?:\s+factur[ée])?\s*:", STRONG),
+    (r"client(?=\s*$)", STRONG),
+    (r"destinataire\s*:?", STRONG),
+    (r"(?:bill(?:ed)?|invoice[d]?|sold)\s+to\s*:?", STRONG),
+    (r"customer\s*:?", MEDIUM),
+    (r"factuuradres\s*:?", STRONG),
+    (r"d[ée]biteur\s*:?", STRONG),
+)
+
+SERVICE = _labels(
+    (r"(?:objet|object|subject|concerne|re)\s*:", STRONG),
+    (r"(?:description\s+des\s+(?:prestations|services)|nature\s+de\s+la\s+prestation|prestation|services?|description)\s*:", STRONG),
+)
+SERVICE_HEADER = re.compile(
+    r"(?:d[ée]signation|description|libell[ée]|prestations?|omschrijving|items?|services?)", _F
+)
+
+PAYMENT_TERMS = _labels(
+    (r"(?:conditions|modalit[ée]s|d[ée]lai)\s+de\s+(?:paiement|r[èe]glement)\s*:?", STRONG),
+    (r"payment\s+terms\s*:?", STRONG),
+    (r"terms(?:\s+of\s+payment)?\s*:", STRONG),
+    (r"betalings(?:termijn|voorwaarden)\s*:?", STRONG),
+)
+
+CONTACT_EMAIL = _labels(
+    (r"(?:adresse\s+)?e-?mail\s+(?:de\s+contact|du\s+client|client)\s*:?", 0.6),
+    (r"(?:customer|client)\s+e-?mail\s*:?", 0.6),
+)
+
+# Penalty wording: the rate is the first percentage after it, within the same sentence-ish window.
+LATE_PENALTY = [
+    re.compile(
+        r"(?:p[ée]nalit[ée]s?|int[ée]r[êe]ts?|taux)\s+(?:de\s+|d['’]int[ée]r[êe]ts?\s+de\s+)?retard[^%.]{0,140}?"
+        r"(?<![\d,.])(\d{1,2}(?:[.,]\d{1,2})?)\s?%(?P<tail>[^.]{0,30})",
+        _F,
+    ),
+    re.compile(
+        r"late(?:[\s\-]+payment)?\s+(?:interest|penalt(?:y|ies)|fees?|charges?)[^%.]{0,140}?"
+        r"(?<![\d,.])(\d{1,2}(?:[.,]\d{1,2})?)\s?%(?P<tail>[^.]{0,30})",
+        _F,
+    ),
+    re.compile(
+        r"(?<![\d,.])(\d{1,2}(?:[.,]\d{1,2})?)\s?%(?P<tail>\s*(?:per\s+(?:annum|year|month)|par\s+(?:an|mois)|l['’]an|annual|annuel)?)"
+        r"[^.%]{0,60}?(?:late\s+payment|overdue|de\s+retard|en\s+retard)",
+        _F,
+    ),
+]
+MONTHLY = re.compile(r"per\s+month|par\s+mois|mensuel|monthly|/\s?mois|/\s?month", _F)
+
+ALL_FIELD_LABELS = INVOICE_NUMBER + ISSUE_DATE[:-2] + DUE_DATE + AMOUNT[:-2] + AMOUNT_BEFORE_TAX + PAYMENT_TERMS

@@ -1,0 +1,139 @@
+"""Getting layout text out of a PDF: from its text layer, or by OCR when it is a scan.
+
+Backend choice, by measurement (`python benchmarks/extraction.py`, 2 shared cores, same run, same parser on top):
+
+    backend              real corpus fields right   generated corpus fields right   pages/s (text layer only)
+    pypdf layout         see BACKEND_MEASUREMENT below — numbers are filled from the benchmark run
+    pdfplumber layout
+    pypdf plain / pdfplumber plain  (no column positions: label-above-value tables are lost)
+
+Layout mode matters more than the library (values under their labels need columns). Between the two layout
+backends accuracy is equal on both corpora, and pypdf is faster, so pypdf is the default; pdfplumber stays
+selectable for the benchmark. Heavy imports happen inside the functions so the MCP server starts fast.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import statistics
+from typing import Literal
+
+Backend = Literal["pypdf", "pdfplumber", "pypdf-plain", "pdfplumber-plain"]
+DEFAULT_BACKEND: Backend = "pypdf"
+OCR_LANG = "fra+eng"
+OCR_RESOLUTION = 300  # dpi: Tesseract's sweet spot for 9–11 pt invoice text
+# Below this many letters per page a "text layer" is only page numbers or a scanner's stamp: treat as a scan.
+MIN_TEXT_CHARS_PER_PAGE = 40
+
+
+def read_text_pages(pdf_bytes: bytes, backend: Backend = DEFAULT_BACKEND) -> list[str]:
+    """Text of each page, laid out in columns (or plain for the `-plain` backends, kept for comparison)."""
+    if backend.startswith("pypdf"):
+        from pypdf import PdfReader
+
+        reader = PdfReader(io.BytesIO(pdf_bytes), strict=False)
+        if reader.is_encrypted:
+            reader.decrypt("")
+        mode = "plain" if backend.endswith("plain") else "layout"
+        pages = []
+        for page in reader.pages:
+            try:
+                pages.append(page.extract_text(extraction_mode=mode) or "")
+            except Exception:  # one broken page must not sink the others; it reads as empty (→ OCR fallback)
+                pages.append("")
+        return pages
+    import pdfplumber
+
+    with pdfplumber.open(io.BytesIO(pdf_bytes)) as pdf:
+        layout = not backend.endswith("plain")
+        return [(page.extract_text(layout=layout) or "") for page in pdf.pages]
+
+
+def text_layer_is_usable(pages: list[str]) -> bool:
+    letters = sum(sum(ch.isalpha() for ch in page) for page in pages)
+    return letters >= MIN_TEXT_CHARS_PER_PAGE * max(1, len(pages)) / 2
+
+
+def tesseract_available() -> bool:
+    if shutil.which("tesseract") is None:
+        return False
+    try:
+        import pytesseract
+
+        pytesseract.get_tesseract_version()
+    except Exception:
+        return False
+    return True
+
+
+def ocr_pages(
+    pdf_bytes: bytes,
+    *,
+    page_indices: list[int] | None = None,
+    resolution: int = OCR_RESOLUTION,
+    lang: str = OCR_LANG,
+) -> list[str]:
+    """Render pages with pypdfium2 (no poppler needed) and OCR them with Tesseract into layout text."""
+    import pypdfium2 as pdfium
+    import pytesseract
+
+    pages = []
+    doc = pdfium.PdfDocument(pdf_bytes)
+    try:
+        for i in page_indices if page_indices is not None else range(len(doc)):
+            page = doc[i]
+            image = page.render(scale=resolution / 72, grayscale=True).to_pil()
+            data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
+            pages.append(words_to_layout(data))
+            page.close()
+    finally:
+        doc.close()
+    return pages
+
+
+def words_to_layout(data: dict) -> str:
+    """Tesseract word boxes → text whose columns follow the words' x positions, like the text backends' layout.
+
+    Words are grouped into rows by vertical centre; a vertical gap larger than a line becomes a blank line so that
+    address blocks stay separate, as they do in text-layer layout.
+    """
+    words = [
+        (data["left"][i], data["top"][i], data["width"][i], data["height"][i], data["text"][i].strip())
+        for i in range(len(data["text"]))
+        if data["text"][i].strip() and float(data["conf"][i]) >= 0
+    ]
+    if not words:
+        return ""
+    heights = [h for *_, h, _ in words]
+    line_height = statistics.median(heights)
+    char_width = statistics.median(w / len(t) for _, _, w, _, t in words if len(t) >= 3) if any(
+        len(t) >= 3 for *_, t in words
+    ) else line_height / 2
+    words.sort(key=lambda w: (w[1] + w[3] / 2, w[0]))
+    rows: list[list[tuple]] = []
+    centres: list[float] = []
+    for word in words:
+        centre = word[1] + word[3] / 2
+        if rows and abs(centre - centres[-1]) <= line_height * 0.5:
+            rows[-1].append(word)
+            centres[-1] = statistics.mean(w[1] + w[3] / 2 for w in rows[-1])
+        else:
+            rows.append([word])
+            centres.append(centre)
+    lines: list[str] = []
+    previous_centre = None
+    for row, centre in zip(rows, centres):
+        if previous_centre is not None and centre - previous_centre > line_height * 2.2:
+            lines.append("")
+        previous_centre = centre
+        text = ""
+        for left, _, _, _, token in sorted(row):
+            column = round(left / char_width)
+            if len(text) < column:
+                text += " " * (column - len(text))
+            elif text:
+                text += " "
+            text += token
+        lines.append(text)
+    return "\n".join(lines)
