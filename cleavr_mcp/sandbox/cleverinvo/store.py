@@ -1,0 +1,296 @@
+"""SQLite storage of the CleverInvo sandbox: `ci_`-prefixed tables (the file may be shared with the Cleavr
+sandbox), one connection per app guarded by a lock, money stored as decimal text."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import sqlite3
+import string
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+from . import seed as demo
+
+CENT = Decimal("0.01")
+ID_ALPHABET = string.ascii_lowercase + string.digits
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ci_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ci_api_keys (key TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ci_clients (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, address TEXT, tax_id TEXT, phone TEXT, notes TEXT,
+    is_active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ci_invoices (
+    id TEXT PRIMARY KEY, client_id TEXT NOT NULL REFERENCES ci_clients(id), invoice_number TEXT NOT NULL UNIQUE,
+    currency TEXT NOT NULL, issue_date TEXT NOT NULL, due_date TEXT NOT NULL, subtotal TEXT NOT NULL,
+    tax_total TEXT NOT NULL, discount_total TEXT NOT NULL, total TEXT NOT NULL, amount_paid TEXT NOT NULL,
+    status TEXT NOT NULL, notes TEXT, terms TEXT, sent_via_email INTEGER NOT NULL DEFAULT 0, sent_at TEXT,
+    paid_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ci_invoices_client ON ci_invoices (client_id);
+CREATE INDEX IF NOT EXISTS ci_invoices_status ON ci_invoices (status);
+CREATE TABLE IF NOT EXISTS ci_line_items (
+    invoice_id TEXT NOT NULL REFERENCES ci_invoices(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    description TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL, tax_rate TEXT NOT NULL,
+    amount TEXT NOT NULL, PRIMARY KEY (invoice_id, position));
+"""
+
+META_SEEDED = "seeded_on"
+META_ISSUER = "issuer"
+
+
+def money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_timestamp() -> str:
+    return timestamp(datetime.now(UTC))
+
+
+def new_id() -> str:
+    return "clx" + "".join(secrets.choice(ID_ALPHABET) for _ in range(22))
+
+
+def seed_id(kind: str, key: str) -> str:
+    digest = int(hashlib.sha256(f"cleverinvo-seed:{kind}:{key}".encode()).hexdigest(), 16)
+    chars = []
+    for _ in range(22):
+        digest, rest = divmod(digest, len(ID_ALPHABET))
+        chars.append(ID_ALPHABET[rest])
+    return "clx" + "".join(chars)
+
+
+def compute_lines(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Decimal]]:
+    """Each line's amount (qty × price, to the cent) and the invoice totals; tax is rounded per line."""
+    out = []
+    subtotal = tax_total = Decimal("0.00")
+    for line in lines:
+        amount = money(line["quantity"] * line["unit_price"])
+        tax = money(amount * line["tax_rate"] / 100)
+        subtotal += amount
+        tax_total += tax
+        out.append({**line, "amount": amount})
+    discount = Decimal("0.00")
+    return out, {
+        "subtotal": subtotal,
+        "tax_total": tax_total,
+        "discount_total": discount,
+        "total": subtotal + tax_total - discount,
+    }
+
+
+def connect(db_path: Path) -> sqlite3.Connection:
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+class Store:
+    def __init__(self, db_path: Path, *, today: date | None = None):
+        self.conn = connect(db_path)
+        self.today = today or date.today()
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE: serialised with other connections on the same file)."""
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    # --- keys, issuer, seed -------------------------------------------------------------------------------------
+    def ensure_api_key(self) -> str:
+        with self.tx() as conn:
+            row = conn.execute("SELECT key FROM ci_api_keys WHERE label = 'sandbox'").fetchone()
+            if row:
+                return row["key"]
+            key = "cinv_sandbox_" + secrets.token_hex(16)
+            conn.execute("INSERT INTO ci_api_keys VALUES (?, 'sandbox', ?)", (key, now_timestamp()))
+            return key
+
+    def add_api_key(self, label: str) -> str:
+        key = "cinv_" + secrets.token_hex(20)
+        with self.tx() as conn:
+            conn.execute("INSERT INTO ci_api_keys VALUES (?, ?, ?)", (key, label, now_timestamp()))
+        return key
+
+    def key_is_valid(self, key: str) -> bool:
+        return self.one("SELECT 1 FROM ci_api_keys WHERE key = ?", (key,)) is not None
+
+    def issuer(self) -> dict[str, Any]:
+        row = self.one("SELECT value FROM ci_meta WHERE key = ?", (META_ISSUER,))
+        return json.loads(row["value"]) if row else dict(demo.ISSUER)
+
+    def seed(self) -> bool:
+        """Insert the demo data once per database (dates relative to `self.today`). True if it was inserted."""
+        with self.tx() as conn:
+            if conn.execute("SELECT 1 FROM ci_meta WHERE key = ?", (META_SEEDED,)).fetchone():
+                return False
+            conn.execute("INSERT INTO ci_meta VALUES (?, ?)", (META_SEEDED, self.today.isoformat()))
+            conn.execute("INSERT OR REPLACE INTO ci_meta VALUES (?, ?)", (META_ISSUER, json.dumps(demo.ISSUER)))
+            created = timestamp(datetime.combine(self.today - timedelta(days=800), time(8, 0), tzinfo=UTC))
+            for c in demo.CLIENTS:
+                conn.execute(
+                    "INSERT INTO ci_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seed_id("client", c.key), c.name, c.email, c.address, c.tax_id, c.phone, c.notes,
+                     int(c.active), created, created),
+                )
+            specs = sorted(
+                enumerate(demo.INVOICES), key=lambda item: (demo.due_and_issue(item[1], self.today)[1], item[0])
+            )
+            for number, (index, spec) in enumerate(specs, start=1):
+                due, issue = demo.due_and_issue(spec, self.today)
+                lines, totals = compute_lines([
+                    {"description": d, "quantity": Decimal(q), "unit_price": Decimal(p), "tax_rate": Decimal(r)}
+                    for d, q, p, r in spec.lines
+                ])
+                paid = totals["total"] if spec.paid == "all" else Decimal(spec.paid or "0")
+                at = lambda day, hour: timestamp(datetime.combine(day, time(hour, 0), tzinfo=UTC))  # noqa: E731
+                sent = spec.status != "DRAFT"
+                paid_at = at(due + timedelta(days=(index % 3) * 5 - 4), 15) if spec.status == "PAID" else None
+                self._insert_invoice(conn, {
+                    "id": seed_id("invoice", str(index)),
+                    "client_id": seed_id("client", spec.client),
+                    "invoice_number": f"INV-{number:04d}",
+                    "currency": spec.currency,
+                    "issue_date": issue.isoformat(),
+                    "due_date": due.isoformat(),
+                    **totals,
+                    "amount_paid": money(paid),
+                    "status": spec.status,
+                    "notes": spec.notes,
+                    "terms": spec.terms,
+                    "sent_via_email": int(sent),
+                    "sent_at": at(issue, 10) if sent else None,
+                    "paid_at": paid_at,
+                    "created_at": at(issue, 9),
+                    "updated_at": paid_at or at(issue, 10 if sent else 9),
+                }, lines)
+            return True
+
+    # --- rows -------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_invoice(conn: sqlite3.Connection, row: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+        cols = list(row)
+        conn.execute(
+            f"INSERT INTO ci_invoices ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [str(v) if isinstance(v, Decimal) else v for v in row.values()],
+        )
+        Store._insert_lines(conn, row["id"], lines)
+
+    @staticmethod
+    def _insert_lines(conn: sqlite3.Connection, invoice_id: str, lines: list[dict[str, Any]]) -> None:
+        conn.execute("DELETE FROM ci_line_items WHERE invoice_id = ?", (invoice_id,))
+        for position, line in enumerate(lines):
+            conn.execute(
+                "INSERT INTO ci_line_items VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (invoice_id, position, line["description"], str(line["quantity"]), str(line["unit_price"]),
+                 str(line["tax_rate"]), str(line["amount"])),
+            )
+
+    def line_items(self, invoice_id: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM ci_line_items WHERE invoice_id = ? ORDER BY position", (invoice_id,))
+        return [
+            {
+                "description": r["description"],
+                "quantity": _number(r["quantity"]),
+                "unitPrice": Decimal(r["unit_price"]),
+                "amount": Decimal(r["amount"]),
+                "taxRate": _number(r["tax_rate"]),
+            }
+            for r in rows
+        ]
+
+
+def _number(text: str) -> Decimal | int:
+    """Quantities and rates as typed: 40 stays 40, 5.5 stays 5.5."""
+    value = Decimal(text)
+    return int(value) if value == value.to_integral_value() and "." not in text else value
+
+
+def client_json(row: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "email": row["email"],
+        "address": row["address"],
+        "taxId": row["tax_id"],
+        "phone": row["phone"],
+        "notes": row["notes"],
+        "isActive": bool(row["is_active"]),
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
+
+
+def invoice_json(row: sqlite3.Row, *, full: bool = False, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row["id"],
+        "clientId": row["client_id"],
+        "invoiceNumber": row["invoice_number"],
+        "currency": row["currency"],
+        "issueDate": row["issue_date"],
+        "dueDate": row["due_date"],
+    }
+    if full:
+        out["lineItems"] = lines or []
+    out.update({
+        "subtotal": Decimal(row["subtotal"]),
+        "taxTotal": Decimal(row["tax_total"]),
+        "discountTotal": Decimal(row["discount_total"]),
+        "total": Decimal(row["total"]),
+        "amountPaid": Decimal(row["amount_paid"]),  # sandbox extension
+        "status": row["status"],
+    })
+    if full:
+        out.update({
+            "notes": row["notes"],
+            "terms": row["terms"],
+            "sentViaEmail": bool(row["sent_via_email"]),
+            "sentAt": row["sent_at"],
+            "paidAt": row["paid_at"],
+        })
+    out["createdAt"] = row["created_at"]
+    out["client"] = {"name": row["client_name"], "email": row["client_email"]}
+    return out
+
+
+def sandbox_api_key(db_path: Path) -> str:
+    """The sandbox's CleverInvo API key (created on first use, then stable for this database file)."""
+    store = Store(db_path)
+    try:
+        return store.ensure_api_key()
+    finally:
+        store.close()
