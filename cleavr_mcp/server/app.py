@@ -82,6 +82,23 @@ class CleavrMCP(MCPServer[AppState]):
             raise
 
 
+def sandbox_demo_user(settings: Settings) -> str:
+    """The embedded sandbox's demo creditor id, read straight from its SQLite file (no sandbox import: start-up
+    stays light). On the very first start the sandbox does not exist yet: it is created, seeded, on first use."""
+    import sqlite3
+
+    path = settings.sandbox_db_path
+    if path.exists():
+        try:
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+                row = db.execute("SELECT value FROM meta WHERE key = 'demo_user_id'").fetchone()
+            if row:
+                return row[0]
+        except sqlite3.Error:
+            pass
+    return "(its id appears in get_user_status once the sandbox has started: call quote_commission first)"
+
+
 def build_server(settings: Settings | None = None) -> CleavrMCP:
     settings = settings or Settings()
     specs = all_tools()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx2
 from mcp.server.mcpserver import Context
 
@@ -32,8 +33,8 @@ SANDBOX_HOST = "http://sandbox.cleavr.local"
 class AppState:
     settings: Settings
     environment: Environment
-    http: httpx2.AsyncClient
-    client: CleavrClient
+    http: httpx2.AsyncClient | None
+    client: CleavrClient  # a LazyClient until the first call
     tokens: ConfirmationTokens
     store: ServerStore
     policy: ToolPolicy
@@ -92,27 +93,58 @@ async def _remote_api(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2
     return http, client
 
 
+class LazyClient:
+    """Stands in for the CleavrClient until the first call, so start-up (and tools/list) never waits for the
+    backend: the embedded sandbox and the HTTP client are opened by the first tool that needs them."""
+
+    def __init__(self, opener) -> None:
+        self._opener = opener
+        self._client: CleavrClient | None = None
+        self._lock = anyio.Lock()
+
+    async def get(self) -> CleavrClient:
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    self._client = await self._opener()
+        return self._client
+
+    def __getattr__(self, name: str):
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            return await getattr(await self.get(), name)(*args, **kwargs)
+
+        call.__name__ = name
+        return call
+
+
 @asynccontextmanager
 async def open_state(settings: Settings) -> AsyncIterator[AppState]:
     settings.ensure_data_dir()
     async with AsyncExitStack() as stack:
-        demo_user = None
-        if settings.uses_sandbox:
-            http, client, demo_user = await _embedded_sandbox(settings, stack)
-        else:
-            http, client = await _remote_api(settings, stack)
+        state: AppState | None = None
+
+        async def open_backend() -> CleavrClient:
+            if settings.uses_sandbox:
+                http, client, demo = await _embedded_sandbox(settings, stack)
+                assert state is not None
+                state.demo_user_id = demo
+            else:
+                http, client = await _remote_api(settings, stack)
+            assert state is not None
+            state.http = http
+            return client
+
         store = ServerStore(Path(settings.data_dir) / "server.sqlite3")
         stack.callback(store.close)
         tokens = ConfirmationTokens(confirmation_key(settings), store, ttl_seconds=settings.confirmation_ttl_seconds)
         state = AppState(
             settings=settings,
             environment=settings.environment,
-            http=http,
-            client=client,
+            http=None,  # type: ignore[arg-type]  # set when the backend opens
+            client=LazyClient(open_backend),  # type: ignore[arg-type]
             tokens=tokens,
             store=store,
             policy=ToolPolicy.from_settings(settings),
-            demo_user_id=demo_user,
         )
         from ..tools import open_integrations
 

@@ -1,0 +1,41 @@
+"""The real command, spawned over stdio, as Claude Desktop runs it: list tools, submit and cancel on the sandbox."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+from mcp import Client, StdioServerParameters
+
+from .conftest import Human, submission
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_stdio_list_submit_cancel(tmp_path):
+    env = {**os.environ, "CLEAVR_MCP_DATA_DIR": str(tmp_path / "data")}
+    env.pop("CLEAVR_MCP_BASE_URL", None)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "cleavr_mcp.cli", "serve"], env=env,
+                                   cwd=str(tmp_path))
+    human = Human()
+    async with Client(params, elicitation_callback=human) as c:
+        tools = {t.name for t in (await c.list_tools()).tools}
+        assert {"submit_receivable", "cancel_receivable", "quote_commission"} <= tools
+        init = c.server_instructions if hasattr(c, "server_instructions") else None
+        status = await c.call_tool("get_user_status", {"user_id": "usr_clv_unknown"})
+        assert status.is_error and "NOT_FOUND" in status.content[0].text
+
+        from cleavr_mcp.sandbox import SandboxConfig
+        from cleavr_mcp.sandbox.testing import demo_user_id
+        from cleavr_mcp.config import Settings
+
+        user = demo_user_id(SandboxConfig.from_settings(Settings(_env_file=None, data_dir=tmp_path / "data")).db_path)
+        submitted = await c.call_tool("submit_receivable", {"receivable": submission(user)})
+        assert not submitted.is_error, submitted.content
+        rec = submitted.structured_content["receivable"]
+        assert submitted.structured_content["environment"] == "sandbox"
+        cancelled = await c.call_tool("cancel_receivable", {"receivable_id": rec["id"], "reason": "business_decision"})
+        assert cancelled.structured_content["receivable"]["status"] == "cancelled"
+        del init
+    assert len(human.asked) == 2
