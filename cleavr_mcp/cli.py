@@ -22,9 +22,77 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return serve(args)
 
 
+def _cmd_auth_login(args: argparse.Namespace) -> int:
+    from .commands.login import run_login
+
+    return run_login(args)
+
+
+def _cmd_auth_status(args: argparse.Namespace) -> int:
+    from .commands.login import run_status
+
+    return run_status(args)
+
+
+def _cmd_auth_logout(args: argparse.Namespace) -> int:
+    from .commands.login import run_logout
+
+    return run_logout(args)
+
+
+def _cmd_auth_new_token(args: argparse.Namespace) -> int:
+    from .commands.login import run_new_token
+
+    return run_new_token(args)
+
+
+def _cmd_install(args: argparse.Namespace) -> int:
+    from .commands.install import run
+
+    return run(args)
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .commands.doctor import run
+
+    return run(args)
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .commands.audit import run
+
+    return run(args)
+
+
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    # Kept here (not imported from server.main) so `--help` does not load the server stack.
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="HTTP port (default 8765)")
+    parser.add_argument("--public-url", default=None, help="the /mcp URL as clients reach it (behind a proxy)")
+    policy = parser.add_argument_group("tool policy (HTTP request headers can only narrow it further)")
+    policy.add_argument("--read-only", action="store_true", default=None, help="only tools that change nothing")
+    policy.add_argument("--toolsets", default=None, metavar="A,B",
+                        help="only these toolsets (users, receivables, commission, disputes, extraction, …)")
+    policy.add_argument("--tools", default=None, metavar="A,B", help="only these tools")
+    policy.add_argument("--exclude-tools", default=None, metavar="A,B", help="never these tools")
+    policy.add_argument("--no-money", action="store_true", default=None,
+                        help="remove the money tools (submit, batch, cancel, evidence, partial payment)")
+    http = parser.add_argument_group("HTTP transport")
+    http.add_argument("--stateless", action="store_true", default=None,
+                      help="no sessions for 2025-era clients (any replica can answer)")
+    http.add_argument("--json-response", action="store_true", default=None, help="JSON responses instead of SSE")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cleavr-mcp", description="MCP server for Cleavr Connect debt recovery")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="cleavr-mcp", description="MCP server for Cleavr Connect debt recovery",
+        epilog="Configuration: CLEAVR_MCP_* environment variables or a .env file (see `cleavr-mcp doctor`).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the MCP server (stdio by default, or streamable HTTP)")
+    _add_serve_arguments(serve)
+    serve.set_defaults(func=_cmd_serve)
 
     sandbox = sub.add_parser("sandbox", help="serve the local Cleavr Connect (and CleverInvo) sandbox API")
     sandbox.add_argument("--host", default="127.0.0.1")
@@ -32,11 +100,37 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--db", type=Path, default=None, help="SQLite file (default: <data dir>/sandbox.sqlite3)")
     sandbox.set_defaults(func=_cmd_sandbox)
 
-    serve = sub.add_parser("serve", help="run the MCP server (stdio by default)")
-    serve.add_argument("--transport", choices=["stdio", "http"], default="stdio")
-    serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
-    serve.set_defaults(func=_cmd_serve)
+    auth = sub.add_parser("auth", help="log in to Cleavr (OAuth), show or remove saved tokens, HTTP bearer tokens")
+    auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
+    login = auth_sub.add_parser("login", help="authorization-code login in the browser; saves tokens (0600)")
+    login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+    login.add_argument("--scopes", default=None, help="space- or comma-separated scopes (default: all)")
+    login.add_argument("--base-url", default=None, help="Cleavr API (default CLEAVR_MCP_BASE_URL)")
+    login.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser")
+    login.set_defaults(func=_cmd_auth_login)
+    auth_sub.add_parser("status", help="show the saved tokens' state").set_defaults(func=_cmd_auth_status)
+    auth_sub.add_parser("logout", help="delete the saved tokens").set_defaults(func=_cmd_auth_logout)
+    auth_sub.add_parser("new-token", help="generate a bearer token for HTTP clients, and its hash for the server"
+                        ).set_defaults(func=_cmd_auth_new_token)
+
+    install = sub.add_parser("install", help="add cleavr-mcp to Claude Desktop or Cursor (merged, with a backup)")
+    install.add_argument("client", choices=["claude-desktop", "cursor"])
+    install.add_argument("--config", type=Path, default=None, help="config file to edit (default: the client's)")
+    install.add_argument("--name", default="cleavr", help="server name in the config (default cleavr)")
+    install.add_argument("--env", action="append", metavar="KEY=VALUE", help="environment for the server (repeatable)")
+    install.add_argument("--print", action="store_true",
+                         help="write nothing; print snippets for Claude Desktop, Claude Code and Cursor")
+    install.set_defaults(func=_cmd_install)
+
+    doctor = sub.add_parser("doctor", help="check configuration, credentials, API, webhooks, policy (✓/✗ + fixes)")
+    doctor.set_defaults(func=_cmd_doctor)
+
+    audit = sub.add_parser("audit", help="show the audit log of write attempts")
+    audit.add_argument("--since", default=None, help="2026-11-01, 2026-11-01T08:00, or a duration: 24h, 7d, 30m")
+    audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    audit.add_argument("--tool", default=None, help="only this tool")
+    audit.add_argument("--limit", type=int, default=None, help="only the last N rows")
+    audit.set_defaults(func=_cmd_audit)
     return parser
 
 

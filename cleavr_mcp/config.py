@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .cleavr.contract import API_VERSION, LIVE_BASE_URL, TEST_BASE_URL
 
@@ -21,6 +23,18 @@ class Environment(StrEnum):
 
 def default_data_dir() -> Path:
     return Path(user_data_dir("cleavr-mcp", appauthor=False))
+
+
+# List settings read from the environment as "a,b,c" (or a JSON list): NoDecode stops pydantic-settings from
+# insisting on JSON, and `_split_list` below does the parsing.
+StrList = Annotated[list[str], NoDecode]
+SecretList = Annotated[list[SecretStr], NoDecode]
+PathList = Annotated[list[Path], NoDecode]
+
+_LIST_FIELDS = (
+    "allowed_roots", "toolsets", "tools", "exclude_tools", "auth_tokens", "auth_token_hashes", "allowed_hosts",
+    "allowed_origins", "request_state_keys", "jwt_algorithms", "jwt_required_scopes",
+)
 
 
 class Settings(BaseSettings):
@@ -62,20 +76,56 @@ class Settings(BaseSettings):
     confirmation_key: SecretStr | None = Field(None, description="HMAC key for confirmation tokens")
     confirmation_ttl_seconds: int = 600
     fail_closed: bool = Field(False, description="Refuse risky tools when the client cannot ask the human")
-    allowed_roots: list[Path] = Field(default_factory=list, description="Folders tools may read files from")
+    allowed_roots: PathList = Field(default_factory=list, description="Folders tools may read files from")
     read_only: bool = False
-    toolsets: list[str] | None = None
-    tools: list[str] | None = None
-    exclude_tools: list[str] = Field(default_factory=list)
+    toolsets: StrList | None = None
+    tools: StrList | None = None
+    exclude_tools: StrList = Field(default_factory=list)
     no_money: bool = Field(False, description="Remove the money class of tools")
     http_host: str = "127.0.0.1"
     http_port: int = 8765
-    auth_tokens: list[SecretStr] = Field(default_factory=list, description="Bearer tokens accepted over HTTP")
+    public_url: str | None = Field(
+        None, description="The MCP endpoint as clients reach it (behind a proxy); default http://<host>:<port>/mcp")
+    stateless_http: bool = Field(False, description="No Mcp-Session-Id for 2025-era clients (any replica answers)")
+    json_response: bool = Field(False, description="Plain JSON responses instead of SSE (no progress notifications)")
+    auth_tokens: SecretList = Field(default_factory=list, description="Bearer tokens accepted over HTTP")
+    auth_token_hashes: StrList = Field(
+        default_factory=list, description="SHA-256 hex digests of accepted bearer tokens (keeps raw tokens out of config)")
+    auth_issuer_url: str | None = Field(
+        None, description="Authorization server advertised in the protected-resource metadata; default jwt_issuer")
     jwks_url: str | None = None
-    allowed_hosts: list[str] = Field(default_factory=list)
-    allowed_origins: list[str] = Field(default_factory=list)
-    request_state_keys: list[SecretStr] = Field(default_factory=list)
+    jwt_issuer: str | None = Field(None, description="Required `iss` of JWT bearer tokens")
+    jwt_audience: str | None = Field(None, description="Required `aud` of JWT bearer tokens")
+    jwt_algorithms: StrList = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_required_scopes: StrList = Field(default_factory=list, description="Scopes a JWT must carry")
+    jwks_cache_seconds: float = Field(300.0, ge=0)
+    allowed_hosts: StrList = Field(default_factory=list)
+    allowed_origins: StrList = Field(default_factory=list)
+    request_state_keys: SecretList = Field(
+        default_factory=list, description="Keys sealing elicitation request_state (first seals, all open); share across replicas")
+    request_state_audience: str | None = Field(None, description="Audience stamped into request_state; default cleavr-mcp")
     poll_interval_seconds: float = 60.0
+
+    @field_validator(*_LIST_FIELDS, mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+
+    @property
+    def auth_configured(self) -> bool:
+        return bool(self.auth_tokens or self.auth_token_hashes or self.jwks_url)
+
+    @property
+    def mcp_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"http://{host}:{self.http_port}/mcp"
 
     @property
     def uses_sandbox(self) -> bool:

@@ -119,8 +119,10 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     else:
         instructions += "\nEnvironment: TEST (api-test.cleavr.fr or a local API)."
 
+    from .auth import server_security  # HTTP bearer auth + shared request_state keys (empty when not configured)
+
     server = CleavrMCP(settings, specs, name="cleavr-mcp", title="Cleavr debt recovery", version=__version__,
-                       instructions=instructions, lifespan=lifespan)
+                       instructions=instructions, lifespan=lifespan, **server_security(settings))
     policy = server.policy
     for spec in specs.values():
         if not policy.allows(spec):

@@ -1,4 +1,4 @@
-"""`cleavr-mcp serve`: stdio (default, for Claude Desktop) or streamable HTTP on loopback."""
+"""`cleavr-mcp serve`: stdio (default, for Claude Desktop) or streamable HTTP."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import logging
 import sys
+from typing import Any
 
 from ..config import Settings
 
@@ -16,7 +17,7 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -26,16 +27,53 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+# CLI flag (argparse dest) → Settings field. Flags override the environment / .env; unset flags leave them alone.
+SERVE_OVERRIDES = {
+    "host": "http_host",
+    "port": "http_port",
+    "public_url": "public_url",
+    "read_only": "read_only",
+    "toolsets": "toolsets",
+    "tools": "tools",
+    "exclude_tools": "exclude_tools",
+    "no_money": "no_money",
+    "stateless": "stateless_http",
+    "json_response": "json_response",
+}
+
+
+def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from env/.env with the flags that were given on top (lists as "a,b" like the env vars)."""
+    overrides = {field: getattr(args, dest) for dest, field in SERVE_OVERRIDES.items()
+                 if getattr(args, dest, None) is not None}
+    return Settings(**overrides, **extra)
+
+
 def serve(args: argparse.Namespace) -> int:
     _configure_logging()
-    settings = Settings()
-    if getattr(args, "host", None):
-        settings.http_host = args.host
-    if getattr(args, "port", None):
-        settings.http_port = args.port
-    from .app import build_server
+    from pydantic import ValidationError
 
-    server = build_server(settings)
+    try:
+        settings = settings_from_args(args)
+    except ValidationError as exc:
+        print(f"error: invalid setting: {exc}", file=sys.stderr)
+        return 2
+    if args.transport == "http":
+        from .http import UnsafeBindError, check_bind
+
+        try:
+            check_bind(settings)  # before building anything: a public bind without auth never starts
+        except UnsafeBindError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    from .app import build_server
+    from .auth import AuthConfigError
+
+    try:
+        server = build_server(settings)
+    except AuthConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.transport == "stdio":
         server.run("stdio")
         return 0

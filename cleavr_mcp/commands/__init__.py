@@ -1,0 +1,1 @@
+"""CLI subcommands (imported lazily by `cleavr_mcp.cli`, so `cleavr-mcp --help` stays fast)."""
