@@ -99,6 +99,34 @@ LABELS = {
     },
 }
 LATE_PENALTY_RATE = Decimal("10")
+COUNTRY_NAMES = {
+    "fr": {"GB": "Royaume-Uni", "US": "États-Unis", "BE": "Belgique", "DE": "Allemagne", "ES": "Espagne",
+           "IT": "Italie", "CH": "Suisse", "LU": "Luxembourg", "NL": "Pays-Bas", "MC": "Monaco"},
+    "en": {"FR": "France", "GB": "United Kingdom", "US": "United States", "BE": "Belgium", "DE": "Germany",
+           "ES": "Spain", "IT": "Italy", "CH": "Switzerland", "LU": "Luxembourg", "NL": "Netherlands",
+           "IE": "Ireland", "CA": "Canada", "MC": "Monaco"},
+}
+
+
+def address_lines(text: str | None, lang: str) -> list[str]:
+    """A client address laid out as on a letter: complement, street, postcode + city, country (when abroad).
+    Addresses the parser cannot split are printed as typed, one line per line."""
+    parsed = parse_address(text)
+    if parsed is None:
+        return []
+    if not parsed.complete:
+        return [ln.strip() for ln in parsed.raw.replace("\r", "").split("\n") if ln.strip()]
+    lines = [parsed.line2, parsed.line1] if parsed.line2 else [parsed.line1]
+    if parsed.country == "US":
+        lines.append(f"{parsed.city}, {parsed.region} {parsed.postal_code}" if parsed.region
+                     else f"{parsed.city} {parsed.postal_code}")
+    elif parsed.country in ("GB", "IE", "CA"):
+        lines.append(f"{parsed.city} {parsed.postal_code}")
+    else:
+        lines.append(f"{parsed.postal_code} {parsed.city}")
+    if parsed.country and (parsed.country != "FR" or lang == "en"):
+        lines.append(COUNTRY_NAMES[lang].get(parsed.country, parsed.country))
+    return lines
 
 
 def _plain(value: Any) -> dict[str, Any]:
@@ -117,10 +145,15 @@ def _get(obj: Mapping[str, Any], *names: str) -> Any:
     return None
 
 
+# Letters with no NFKD decomposition, and spaces/dashes windows-1252 lacks.
+_FALLBACK = str.maketrans({"Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "ı": "i", "Ħ": "H", "ħ": "h",
+                           "\u2009": " ", "\u2007": " ", "\u2011": "-", "\u2010": "-", "\u2212": "-"})
+
+
 def _safe(text: Any) -> str:
     """Text the core font can encode: windows-1252 as is, anything else transliterated (or '?')."""
     text = "" if text is None else str(text)
-    text = text.replace("\u202f", " ").replace("\u00a0", " ").replace("\t", " ")
+    text = text.replace("\u202f", " ").replace("\u00a0", " ").replace("\t", " ").translate(_FALLBACK)
     try:
         text.encode(ENCODING)
         return text
@@ -273,7 +306,7 @@ def render_invoice_pdf(invoice: Any, client: Any, issuer: Any, *, lang: str | No
     pdf.set_font("Helvetica", "B", 10)
     pdf.multi_cell(width * 0.7, 5, _safe(_get(cli, "name") or ""), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font("Helvetica", size=9.5)
-    bill_lines = [ln.strip() for ln in str(_get(cli, "address") or "").replace("\r", "").split("\n") if ln.strip()]
+    bill_lines = address_lines(_get(cli, "address"), lang)
     tax = recognise_tax_id(_get(cli, "taxId", "tax_id")) or {}
     for kind, value in tax.items():
         label = {"siret": t["siret"], "siren": t["siren"], "vat_number": t["vat"]}.get(kind, t["tax_id"])
