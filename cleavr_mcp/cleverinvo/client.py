@@ -26,7 +26,6 @@ from ..cleavr import wire
 from .errors import (
     CleverInvoError,
     PdfTooLargeError,
-    RateLimitedError,
     ServerError,
     TransportError,
     error_for_status,

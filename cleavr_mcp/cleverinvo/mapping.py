@@ -29,7 +29,7 @@ from ..cleavr.validation import (
     is_valid_siret,
     normalize_phone,
 )
-from .models import Client, ClientRef, Invoice, InvoiceStatus, InvoiceSummary
+from .models import Client, ClientRef, InvoiceStatus, InvoiceSummary
 
 SOURCE = "cleverinvo"
 

@@ -6,7 +6,6 @@ import io
 from datetime import date
 from decimal import Decimal
 
-import httpx2
 import pypdf
 import pytest
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Mapping
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -264,7 +264,7 @@ def render_invoice_pdf(invoice: Any, client: Any, issuer: Any, *, lang: str | No
     pdf.set_title(_safe(f"{t['title'].title()} {number}"))
     pdf.set_author(iss_name)
     pdf.set_creator("CleverInvo sandbox")
-    pdf.set_creation_date(datetime.combine(issue or date(2000, 1, 1), time(9, 0), tzinfo=timezone.utc))
+    pdf.set_creation_date(datetime.combine(issue or date(2000, 1, 1), time(9, 0), tzinfo=UTC))
     pdf.alias_nb_pages()
     pdf.add_page()
     width = pdf.epw
