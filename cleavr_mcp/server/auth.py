@@ -54,9 +54,13 @@ class StaticTokenVerifier:
     """Accepts the configured bearer tokens; only their SHA-256 digests are held."""
 
     def __init__(self, digests: Iterable[str]) -> None:
-        self._digests = tuple(bytes.fromhex(d.strip().lower()) for d in digests)
-        if any(len(d) != 32 for d in self._digests):
-            raise AuthConfigError("CLEAVR_MCP_AUTH_TOKEN_HASHES must be SHA-256 hex digests (64 hex characters).")
+        try:
+            self._digests = tuple(bytes.fromhex(d.strip().lower()) for d in digests)
+        except ValueError:
+            self._digests = ()
+        if not self._digests or any(len(d) != 32 for d in self._digests):
+            raise AuthConfigError("CLEAVR_MCP_AUTH_TOKEN_HASHES must be SHA-256 hex digests (64 hex characters; "
+                                  "`cleavr-mcp auth new-token` prints one).")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StaticTokenVerifier | None:
