@@ -15,7 +15,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote
 
 import anyio
@@ -45,6 +45,9 @@ from .models import (
     PdfDownload,
 )
 from .ratelimit import DEFAULT_LIMIT, DEFAULT_PERIOD_SECONDS, RateLimiter, limiter_for_key
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -359,3 +362,28 @@ class CleverInvoClient:
             await response.aclose()
         content_type = response.headers.get("Content-Type")
         return PdfDownload(path=path, filename=filename, size=size, content_type=content_type)
+
+
+def client_from_settings(
+    settings: Settings, http: httpx2.AsyncClient, *, sandbox_url: str | None = None
+) -> CleverInvoClient | None:
+    """The CleverInvo client the configuration asks for, or None when CleverInvo is off.
+
+    - `CLEAVR_MCP_CLEVERINVO_BASE_URL` set → that API, with `CLEAVR_MCP_CLEVERINVO_API_KEY` (required).
+    - else, when Cleavr itself runs on the sandbox → the CleverInvo sandbox at `<sandbox_url>/cleverinvo/api/v1`
+      with the key stored in the sandbox database (`sandbox_api_key(settings.sandbox_db_path)`).
+    - else (real Cleavr, no CleverInvo configured) → None: demo invoices must never reach a real Cleavr.
+    """
+    if settings.cleverinvo_base_url:
+        if settings.cleverinvo_api_key is None:
+            raise ValueError("CLEAVR_MCP_CLEVERINVO_API_KEY is required with CLEAVR_MCP_CLEVERINVO_BASE_URL")
+        return CleverInvoClient(http, api_key=settings.cleverinvo_api_key, base_url=settings.cleverinvo_base_url)
+    if not settings.uses_sandbox:
+        return None
+    if sandbox_url is None:
+        raise ValueError("sandbox_url (the root URL the sandbox is served at) is required in sandbox mode")
+    from ..sandbox.cleverinvo.store import sandbox_api_key
+
+    key = settings.cleverinvo_api_key.get_secret_value() if settings.cleverinvo_api_key else None
+    key = key or sandbox_api_key(settings.sandbox_db_path)
+    return CleverInvoClient(http, api_key=key, base_url=sandbox_url.rstrip("/") + SANDBOX_MOUNT_PATH)

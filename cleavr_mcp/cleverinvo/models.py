@@ -163,6 +163,9 @@ class InvoiceUpdate(Request):
     status: InvoiceStatus | None = Field(
         None, description="Sandbox extension: move a DRAFT to another status (e.g. SENT) to build test data"
     )
+    amount_paid: Annotated[Amount, Field(ge=0)] | None = Field(
+        None, description="Sandbox extension: what the client already paid (with status PARTIALLY_PAID)"
+    )
 
 
 class InvoiceSaved(Response):

@@ -93,6 +93,14 @@ async def test_invoices_create_totals_update_draft_only_delete(http_sandbox):
         with pytest.raises(errors.BadRequestError, match="already exists"):
             await ci.create_invoice(body)
 
+        # Sandbox extension: build a PARTIALLY_PAID invoice for tests.
+        other = await ci.create_invoice(body.model_copy(update={"invoice_number": "INV-0043"}))
+        await ci.update_invoice(other.id, {"status": "PARTIALLY_PAID", "amount_paid": "1500.00"})
+        partial = await ci.get_invoice(other.id)
+        assert (partial.status, partial.amount_paid, partial.amount_due) == (
+            "PARTIALLY_PAID", Decimal("1500.00"), Decimal("4000.00"))
+        assert partial.sent_via_email is True and partial.sent_at is not None
+
         assert await ci.delete_invoice(saved.id) is None
         with pytest.raises(errors.NotFoundError):
             await ci.get_invoice(saved.id)
