@@ -44,7 +44,9 @@ class CleavrError(Exception):
         self.code = code or self.default_code
         self.status = status
         self.field = field
-        self.details: dict[str, Any] = redact(dict(details or {}))
+        # Details are data the caller acts on (an onboarding_url with its ?token= goes to the user): only
+        # secret-named keys, bearer values and prefixed credentials are removed from them.
+        self.details: dict[str, Any] = redact(dict(details or {}), key_values=False)
         self.request_id = request_id
         self.retryable = retryable
         super().__init__(self.message)

@@ -47,27 +47,33 @@ _KEY_VALUE = re.compile(
 _AUTH_CODE = re.compile(r"([?&]code=)[^&\s\"']+")
 
 
-def redact_text(text: str) -> str:
+def redact_text(text: str, *, key_values: bool = True) -> str:
+    """Scrub credentials from free text. `key_values=False` keeps `name=value` pairs (e.g. the `?token=` of an
+    onboarding URL the user must be given) and only removes bearer headers and prefixed credentials."""
     text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _PREFIXED.sub(lambda m: m.group(1) + REDACTED, text)
+    if not key_values:
+        return text
     text = _KEY_VALUE.sub(lambda m: m.group("key") + m.group("sep") + REDACTED, text)
     return _AUTH_CODE.sub(lambda m: m.group(1) + REDACTED, text)
 
 
-def redact(value: Any) -> Any:
+def redact(value: Any, *, key_values: bool = True) -> Any:
     """A copy of `value` with secrets replaced: strings scrubbed, secret-named keys blanked, bytes summarised."""
     if isinstance(value, str):
-        return redact_text(value)
+        return redact_text(value, key_values=key_values)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<{len(value)} bytes>"
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS else redact(v)) for k, v in value.items()
+            k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS else redact(v, key_values=key_values))
+            for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):
-        return type(value)(redact(v) for v in value)
+        return type(value)(redact(v, key_values=key_values) for v in value)
     if hasattr(value, "items") and callable(value.items):  # httpx2.Headers and friends
-        return {k: (REDACTED if k.lower() in SECRET_KEYS else redact(v)) for k, v in value.items()}
+        return {k: (REDACTED if k.lower() in SECRET_KEYS else redact(v, key_values=key_values))
+                for k, v in value.items()}
     return value
 
 
