@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from typing import Annotated, Any, Literal
 
-import httpx2
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -19,7 +18,7 @@ from .bodies import parse_json, read_body, validate
 from .errors import ApiError, json_response
 from .state import FaultSettings, SandboxState
 from .store import load_doc, utcnow
-from .webhooks import deliver_pending
+from .webhooks import deliver_pending, delivery_client
 
 router = APIRouter(prefix="/sandbox", tags=["Sandbox controls"], dependencies=[Depends(authenticate)],
                    responses={c: {"model": ErrorBody} for c in (400, 401, 404, 409)})
@@ -253,7 +252,7 @@ async def deliver_now(request: Request, auth: TokenAuth) -> Response:
     body = await _optional_body(request, DeliverNow)
     sandbox = _sandbox(request)
     async with sandbox.get_delivery_lock():
-        async with httpx2.AsyncClient(follow_redirects=False) as http:
+        async with delivery_client() as http:
             counts = await deliver_pending(
                 sandbox.store, http, retry_base_seconds=sandbox.config.webhook_retry_base_seconds, force=body.force
             )

@@ -39,6 +39,8 @@ DEFAULT_PLAN: dict[str, Any] = {
     "features": ("api", "pdf"),
 }
 SEARCH_MAX = 255
+MAX_BODY_BYTES = 1024 * 1024
+MAX_PAGE = 1_000_000
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -83,7 +85,14 @@ class SlidingWindowLimiter:
 
 # --- request parsing -------------------------------------------------------------------------------------------
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(400, f"Request body too large (at most {MAX_BODY_BYTES} bytes)")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise ApiError(400, f"Request body too large (at most {MAX_BODY_BYTES} bytes)")
     if not raw.strip():
         raise ApiError(400, "Request body must be a JSON object")
     try:
@@ -286,7 +295,7 @@ def create_cleverinvo_app(
 
     # --- helpers ------------------------------------------------------------------------------------------------
     def page_of(rows_sql: str, count_sql: str, params: list[Any], request: Request, to_json) -> Response:
-        page = _int_param(request, "page", 1, 1, None)
+        page = _int_param(request, "page", 1, 1, MAX_PAGE)
         limit = _int_param(request, "limit", 20, 1, 100)
         total = store.one(count_sql, params)[0]
         rows = store.query(rows_sql + " LIMIT ? OFFSET ?", [*params, limit, (page - 1) * limit])

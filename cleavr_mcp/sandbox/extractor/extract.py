@@ -315,7 +315,7 @@ def _debtor(doc: Document, finder: FieldFinder, res: _Result) -> None:
             res.warn("debtor.contacts[0].phone", "Phone number is not a valid number", raw)
         elif e164 not in phones:
             phones.append(e164)
-    names = parsed.contact_names if parsed else []
+    names = (parsed.contact_names if parsed else []) or debtors.labelled_contact_names()
     for level in range(min(3, max(len(emails), len(phones), len(names)))):
         contact: dict[str, Any] = {"level": level}
         if level < len(names):

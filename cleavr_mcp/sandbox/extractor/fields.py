@@ -49,15 +49,6 @@ def _label_cell_span(line: Line, m: re.Match) -> tuple[int, int]:
     return (max(start, m.start()), m.end())
 
 
-def _is_header_cell(line: Line, m: re.Match) -> bool:
-    """The label is the whole cell (a table header or a label above its value)."""
-    cell = line.cell_at(m.start() + (len(m.group(0)) - len(m.group(0).lstrip())))
-    if cell is None:
-        return False
-    rest = (line.text[cell.start : m.start()] + line.text[m.end() : cell.end]).strip(" :.#°")
-    return not rest
-
-
 def _next_cells_text(line: Line, pos: int) -> str:
     """Text right of `pos` on the line, limited to the cell containing `pos` and following cells that hold only
     numbers/currency marks (a new word starts another label's territory)."""
@@ -85,8 +76,6 @@ class FieldFinder:
         return find_dates(text, self.order)
 
     def _below(self, line: Line, m: re.Match, finder, rows: int = 1):
-        if not _is_header_cell(line, m):
-            return []
         return values_below(self.doc, line, _label_cell_span(line, m), finder, rows=rows)
 
     # dates -------------------------------------------------------------------------------------------------
@@ -125,7 +114,7 @@ class FieldFinder:
         out: list[Candidate] = []
         for lab in labels:
             for line, m in self.doc.search(lab.pattern):
-                if tax and L.NOT_TAX_CONTEXT.search(line.text):
+                if tax and (L.NOT_TAX_CONTEXT.search(line.text) or L.NOT_TAX_PREFIX.search(line.text[: m.start()])):
                     continue
                 tail = _next_cells_text(line, m.end())
                 found = find_amounts(tail)
@@ -231,7 +220,8 @@ VAT_RE = re.compile(
     re.IGNORECASE,
 )
 CONTACT_RE = re.compile(
-    r"^(?:contact|attn\.?|attention|[àa]\s+l['’]attention\s+de|t\.a\.v\.?|interlocuteur)\s*:?\s*(?P<name>.+)$", re.IGNORECASE
+    r"^(?:(?:contact|interlocuteur|attention)\s*:|(?:attn\.?|[àa]\s+l['’]attention\s+de|t\.a\.v\.?)\s*:?)\s*(?P<name>[^@]+)$",
+    re.IGNORECASE,
 )
 CIVILITY_RE = re.compile(r"^(?:m\.|mr\.?|mrs\.?|ms\.?|mme\.?|mlle\.?|monsieur|madame|dr\.?)\s+", re.IGNORECASE)
 LEGAL_FORM_RE = re.compile(
@@ -274,19 +264,57 @@ class ParsedDebtor:
     phones: list[str] = field(default_factory=list)
 
 
-def parse_postal_line(text: str) -> tuple[str, str, str | None] | None:
-    """(postal_code, city, country guess) for a `69100 Villeurbanne` / `Fremont CA 94538` / `3500 MJ Utrecht` line."""
+def _parse_address_lines(lines: list[str]) -> dict[str, str]:
+    """Street / postal code / city from the block's address lines: one line per part (`69100 Villeurbanne`,
+    `Austin, TX 78701`, `3500 MJ Utrecht`), else a one-line address (`12 rue de la Paix, 75002 Paris`) read by the
+    CleverInvo mapping's parser so both sides of the sandbox split addresses the same way."""
+    out: dict[str, str] = {}
+    matches = [(i, p) for i, p in enumerate(map(parse_postal_line, lines)) if p is not None]
+    # The postal line closes the address: prefer the last one, and a 4-digit code (`1600 Larimer Street` looks
+    # like one) only when nothing more specific is there.
+    specific = [(i, p) for i, p in matches if not p[3]]
+    for i, postal in (specific or matches)[-1:]:
+        text = lines[i]
+        out["postal_code"], out["city"] = postal[0], postal[1]
+        if postal[2]:
+            out["country"] = postal[2]
+            if postal[2] == "US" and (m := POSTAL_US_RE.match(text.strip())):
+                out["city"] = f"{m['city'].strip()}, {m['state']}"  # as the CleverInvo mapping sends US cities
+        street = [ln for ln in lines[:i] if ln]
+        if street:
+            # The line that starts with a number is the street; a building/floor line is line2.
+            line1 = next((ln for ln in street if re.match(r"^\d", ln)), street[0])
+            out["line1"] = line1
+            rest = [ln for ln in street if ln is not line1]
+            if rest:
+                out["line2"] = ", ".join(rest)
+        return out
+    if lines:
+        from cleavr_mcp.cleverinvo.mapping import parse_address
+
+        parsed = parse_address("\n".join(lines))
+        if parsed is not None:
+            for key in ("line1", "line2", "postal_code", "city", "country"):
+                if getattr(parsed, key):
+                    out[key] = getattr(parsed, key)
+            if parsed.region:
+                out["city"] = f"{parsed.city}, {parsed.region}"
+    return out
+
+
+def parse_postal_line(text: str) -> tuple[str, str, str | None, bool] | None:
+    """(postal_code, city, country guess, vague) for a `69100 Villeurbanne` / `Fremont CA 94538` / `3500 MJ Utrecht` line."""
     text = text.strip().rstrip(",")
     if m := POSTAL_FR_RE.match(text):
-        return m["pc"].replace(" ", ""), m["city"].strip(), None
+        return m["pc"].replace(" ", ""), m["city"].strip(), None, False
     if m := POSTAL_US_RE.match(text):
-        return m["pc"], f"{m['city'].strip()}", "US"
+        return m["pc"], f"{m['city'].strip()}", "US", False
     if m := POSTAL_NL_RE.match(text):
-        return m["pc"], m["city"].strip(), "NL"
+        return m["pc"], m["city"].strip(), "NL", False
     if m := POSTAL_UK_RE.match(text):
-        return m["pc"], m["city"].strip(), "GB"
+        return m["pc"], m["city"].strip(), "GB", False
     if m := POSTAL_4_RE.match(text):
-        return m["pc"], m["city"].strip(), None
+        return m["pc"], m["city"].strip(), None, True
     return None
 
 
@@ -308,6 +336,7 @@ def split_name(name: str) -> tuple[str | None, str | None]:
 def parse_block(lines: list[str]) -> ParsedDebtor:
     d = ParsedDebtor()
     address_lines: list[str] = []
+    explicit_country = None
     for raw in lines:
         text = raw.strip()
         if not text:
@@ -346,25 +375,34 @@ def parse_block(lines: list[str]) -> ParsedDebtor:
             d.company_name = text.strip(" ,")
             continue
         if (code := country_of(text)) is not None:
-            d.address["country"] = code
+            explicit_country = code
             continue
-        if (postal := parse_postal_line(text)) is not None and "postal_code" not in d.address:
-            d.address["postal_code"], d.address["city"] = postal[0], postal[1]
-            if postal[2] and "country" not in d.address:
-                d.address["country"] = postal[2]
-            continue
-        if "postal_code" not in d.address:
-            address_lines.append(text.strip(" ,"))
-    if address_lines:
-        d.address["line1"] = address_lines[0]
-        if len(address_lines) > 1:
-            d.address["line2"] = address_lines[1]
+        address_lines.append(text.strip(" ,"))
+    d.address.update(_parse_address_lines(address_lines))
+    if explicit_country:
+        d.address["country"] = explicit_country
     if d.company_name:
         if CIVILITY_RE.match(d.company_name):
             d.company_type = "individual"
         elif LEGAL_FORM_RE.search(d.company_name) or d.siret or d.siren or d.vat_number:
             d.company_type = "company"
     return d
+
+
+def _with_close_cells(line: Line, cell) -> str:
+    """A cell plus the cells right after it when only a small gap separates them (`Fakestreet  46`)."""
+    text, end = cell.text, cell.end
+    for other in line.cells:
+        if other.start > end and other.start - end <= MERGE_GAP:
+            text += " " + other.text
+            end = other.end
+        elif other.start > end:
+            break
+    return text
+
+
+MERGE_GAP = 3
+BLOCK_STOP_LABELS = L.ALL_FIELD_LABELS + L.DEBTOR_BLOCK + L.SERVICE
 
 
 class DebtorFinder:
@@ -387,19 +425,24 @@ class DebtorFinder:
                     out.append(DebtorBlock(block, lab.strength, line.index, lab.name))
         return out
 
-    def _column_below(self, line: Line, columns: set[int], max_lines: int = 9) -> list[str]:
+    def _column_below(self, line: Line, columns: set[int], max_lines: int = 10) -> list[str]:
+        """The block's lines: cells starting in the label's column, down to a gap of two lines with nothing there
+        (one is tolerated: some layouts put a blank between address lines) or the next label."""
         out: list[str] = []
+        empty = 0
         for nxt in self.doc.lines[line.index + 1 :]:
             if nxt.page != line.page or len(out) >= max_lines:
                 break
             cell = next((c for c in nxt.cells if any(abs(c.start - col) <= COLUMN_TOLERANCE for col in columns)), None)
             if cell is None:
-                if nxt.blank and not out:
-                    continue  # the label may be separated from its block by one empty line
+                empty += 1
+                if empty > 1 + (not out):
+                    break
+                continue
+            empty = 0
+            if any(lab.pattern.match(cell.text) for lab in BLOCK_STOP_LABELS) or L.SERVICE_HEADER.fullmatch(cell.text):
                 break
-            if any(lab.pattern.match(cell.text) for lab in L.ALL_FIELD_LABELS + L.DEBTOR_BLOCK):
-                break
-            out.append(cell.text)
+            out.append(_with_close_cells(nxt, cell))
         return out
 
     def unlabelled_blocks(self) -> list[DebtorBlock]:
@@ -420,20 +463,30 @@ class DebtorFinder:
             for cell in line.cells:
                 if (line.index, cell.start) in seen:
                     continue
-                texts, idx = [cell.text], line.index
+                texts, idx = [_with_close_cells(line, cell)], line.index
                 seen.add((idx, cell.start))
                 for nxt in self.doc.lines[idx + 1 : idx + 9]:
                     c2 = next((c for c in nxt.cells if abs(c.start - cell.start) <= COLUMN_TOLERANCE), None)
                     if c2 is None or nxt.page != line.page:
                         break
                     seen.add((nxt.index, c2.start))
-                    texts.append(c2.text)
+                    texts.append(_with_close_cells(nxt, c2))
                 if 2 <= len(texts) <= 8 and any(parse_postal_line(t) for t in texts[1:]):
                     blocks.append((cell.start, DebtorBlock(texts, UNLABELLED, line.index, "unlabelled")))
         if not blocks:
             return []
         blocks.sort(key=lambda b: (-b[0], b[1].line_index))
         return [blocks[0][1]]
+
+    def labelled_contact_names(self) -> list[tuple[str | None, str | None]]:
+        """`Contact : Marie Martin` on its own line outside the address block."""
+        for line in self.doc.lines:
+            for cell in line.cells:
+                if m := CONTACT_RE.match(cell.text):
+                    name = EMAIL_RE.sub("", m["name"]).strip(" ,-")
+                    if name and not re.search(r"\d", name):
+                        return [split_name(name)]
+        return []
 
     def labelled_emails(self, finder: FieldFinder) -> list[Candidate]:
         def emails(text: str) -> list[Found]:

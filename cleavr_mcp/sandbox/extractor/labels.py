@@ -113,6 +113,9 @@ NOT_TAX_CONTEXT = re.compile(
     _F,
 )
 
+# `Total (incl. VAT)`, `hors TVA`: the tax word qualifies another amount.
+NOT_TAX_PREFIX = re.compile(r"(?:incl(?:uding|\.)?|excl(?:uding|\.)?|hors|ex\.?|before|after|avant|sans|apr[èe]s)\s*$", _F)
+
 DEBTOR_BLOCK = _labels(
     (r"factur[ée]e?s?\s+[àa]\s*:?", STRONG),
     (r"facturer\s+[àa]\s*:?", STRONG),
@@ -159,8 +162,11 @@ LATE_PENALTY = [
         _F,
     ),
     re.compile(
+        r"retard\s+de\s+paiement[^%.]{0,140}?(?<![\d,.])(\d{1,2}(?:[.,]\d{1,2})?)\s?%(?P<tail>[^.]{0,30})", _F
+    ),
+    re.compile(
         r"(?<![\d,.])(\d{1,2}(?:[.,]\d{1,2})?)\s?%(?P<tail>\s*(?:per\s+(?:annum|year|month)|par\s+(?:an|mois)|l['’]an|annual|annuel)?)"
-        r"[^.%]{0,60}?(?:late\s+payment|overdue|de\s+retard|en\s+retard)",
+        r"[^.%\d€$]{0,40}?(?:late\s+payment|overdue|de\s+retard|en\s+retard)",
         _F,
     ),
 ]

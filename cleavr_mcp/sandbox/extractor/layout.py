@@ -93,25 +93,40 @@ def overlap(a0: int, a1: int, b0: int, b1: int) -> int:
 def values_below(
     doc: Document, line: Line, span: tuple[int, int], finder: Finder, *, rows: int = 1
 ) -> list[tuple[Line, Found]]:
-    """Values under `span` (a label's columns) on the following lines, for up to `rows` consecutive table rows.
-
-    One line without a value is tolerated before the first value (a sub-header); after that a gap ends the column.
-    """
+    """Values under `span` (a label's columns): the first non-blank line below must hold one (a label above its
+    value, a table header above its first row); with `rows` > 1 the column is read down while consecutive rows
+    keep a value there (a table of invoices)."""
     out: list[tuple[Line, Found]] = []
     lo, hi = span[0] - COLUMN_TOLERANCE, span[1] + COLUMN_TOLERANCE
-    misses = 0
-    for nxt in doc.below(line, max_lines=rows + 1):
+    blanks = 0
+    for nxt in doc.lines[line.index + 1 :]:
+        if nxt.page != line.page:
+            break
+        if nxt.blank:
+            blanks += 1
+            if blanks > MAX_BLANKS_BETWEEN_ROWS:
+                break
+            continue
+        blanks = 0
         best: tuple[int, Found] | None = None
         for found in finder(nxt.text):
             ov = overlap(lo, hi, found.start, found.end)
             if ov > 0 and (best is None or ov > best[0]):
                 best = (ov, found)
         if best is None:
-            misses += 1
-            if out or misses > 1:
+            if any(overlap(lo, hi, c.start, c.end) > 0 for c in nxt.cells):
+                break  # something else sits in the column: the value is not there
+            # Nothing in this column (a line of a neighbouring block interleaved by the layout): look further.
+            blanks += 1
+            if blanks > MAX_BLANKS_BETWEEN_ROWS:
                 break
             continue
         out.append((nxt, best[1]))
         if len(out) >= rows:
             break
     return out
+
+
+# Layout text renders vertical space as blank lines: a label and its value, or two table rows, are at most this
+# many blank lines apart.
+MAX_BLANKS_BETWEEN_ROWS = 2
