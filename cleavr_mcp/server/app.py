@@ -84,7 +84,7 @@ class CleavrMCP(MCPServer[AppState]):
 
 def sandbox_demo_user(settings: Settings) -> str:
     """The embedded sandbox's demo creditor id, read straight from its SQLite file (no sandbox import: start-up
-    stays light). On the very first start the sandbox does not exist yet: it is created, seeded, on first use."""
+    stays light)."""
     import sqlite3
 
     path = settings.sandbox_db_path
@@ -96,7 +96,13 @@ def sandbox_demo_user(settings: Settings) -> str:
                 return row[0]
         except sqlite3.Error:
             pass
-    return "(its id appears in get_user_status once the sandbox has started: call quote_commission first)"
+    # First start: create and seed the sandbox now (once; later starts read the id above without importing it).
+    from ..sandbox import SandboxConfig, create_app
+    from ..sandbox.testing import demo_user_id
+
+    config = SandboxConfig.from_settings(settings)
+    create_app(config)
+    return demo_user_id(config.db_path)
 
 
 def build_server(settings: Settings | None = None) -> CleavrMCP:
@@ -110,10 +116,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
 
     instructions = INSTRUCTIONS
     if settings.environment is Environment.SANDBOX:
-        from ..sandbox import SandboxConfig
-        from ..sandbox.testing import demo_user_id
-
-        instructions += SANDBOX_NOTE.format(demo=demo_user_id(SandboxConfig.from_settings(settings).db_path) or "")
+        instructions += SANDBOX_NOTE.format(demo=sandbox_demo_user(settings))
     elif settings.environment is Environment.LIVE:
         instructions += "\nEnvironment: LIVE — real debtors are contacted and real fees charged."
     else:
