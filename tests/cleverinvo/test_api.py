@@ -189,6 +189,12 @@ async def test_errors_401_400_404_and_the_key_never_leaks(http_sandbox, caplog):
             client_id = (await ci.list_clients(limit=1)).data[0].id
             await ci.create_invoice({"client_id": client_id, "invoice_number": "X-2", "issue_date": "2024-02-01",
                                      "due_date": "2024-01-31", "line_items": [WEB_DEV]})
+        with pytest.raises(errors.BadRequestError, match="page"):
+            await ci.list_clients(page=0)
+        for raw in (b"{not json", b"[1, 2]", b"", b'{"name": "' + b"x" * (1024 * 1024) + b'"}'):
+            response = await http.post(f"{http_sandbox.base_url}/clients", content=raw,
+                                       headers={"Authorization": f"Bearer {http_sandbox.api_key}"})
+            assert response.status_code == 400 and set(response.json()) == {"error"}, raw[:20]
         with pytest.raises(errors.NotFoundError, match="Client not found"):
             await ci.get_client("clxmissing")
         with pytest.raises(errors.NotFoundError):

@@ -88,15 +88,15 @@ async def _body(request: Request) -> dict[str, Any]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(400, f"Request body too large (at most {MAX_BODY_BYTES} bytes)")
-    raw = b""
+    raw = bytearray()
     async for chunk in request.stream():
-        raw += chunk
+        raw.extend(chunk)
         if len(raw) > MAX_BODY_BYTES:
             raise ApiError(400, f"Request body too large (at most {MAX_BODY_BYTES} bytes)")
     if not raw.strip():
         raise ApiError(400, "Request body must be a JSON object")
     try:
-        body = wire.loads(raw)
+        body = wire.loads(bytes(raw))
     except ValueError:
         raise ApiError(400, "Invalid JSON body") from None
     if not isinstance(body, dict):
