@@ -229,9 +229,9 @@ def _check_contact(contact: Contact, field: str) -> None:
         raise ApiError(ErrorCode.VALIDATION_ERROR, _phone_message(contact.phone), field=f"{field}.phone")
 
 
-def check_submission(db: sqlite3.Connection, body: ReceivableCreate, client_user_field: str = "user_id") -> dict:
+def check_submission(db: sqlite3.Connection, body: ReceivableCreate) -> dict[str, Any]:
     """Every rule of contract §4.1, in the order a person would fix them. Returns the user."""
-    user = load_user(db, body.user_id, field=client_user_field)
+    user = load_user(db, body.user_id, field="user_id")
     if user["status"] != OnboardingStatus.ACTIVE:
         raise ApiError(
             ErrorCode.USER_NOT_ONBOARDED,

@@ -129,6 +129,68 @@ async def test_concurrent_same_key_over_http(tmp_path):
             assert stats["receivables"]["total"] == 1
 
 
+async def test_concurrent_writes_lose_nothing(tmp_path):
+    config = make_config(tmp_path)
+    with running_sandbox(config) as base_url:
+        async with httpx2.AsyncClient(base_url=base_url, limits=httpx2.Limits(max_connections=20)) as http:
+            headers = await login(http, base_url, config.db_path)
+            user_id = demo_user_id(config.db_path)
+            created: list[str] = []
+
+            async def create(i: int):
+                response = await http.post("/v1/receivables", content=wire.dumps(receivable_body(user_id, f"C-{i}")),
+                                           headers=headers)
+                created.append(response.json()["id"])
+
+            async with anyio.create_task_group() as group:
+                for i in range(15):
+                    group.start_soon(create, i)
+            assert len(set(created)) == 15
+            target = created[0]
+
+            async def patch(i: int):
+                response = await http.patch(f"/v1/receivables/{target}", json={"metadata": {f"k{i}": i}},
+                                            headers=headers)
+                assert response.status_code == 200
+
+            async def add_contact(i: int):
+                response = await http.post(f"/v1/receivables/{target}/contacts",
+                                           json={"email": f"c{i}@debtor.example"}, headers=headers)
+                assert response.status_code == 200
+
+            async with anyio.create_task_group() as group:
+                for i in range(12):
+                    group.start_soon(patch, i)
+                for i in range(9):
+                    group.start_soon(add_contact, i)
+            doc = (await http.get(f"/v1/receivables/{target}", headers=headers)).json()
+            assert {f"k{i}" for i in range(12)} <= set(doc["metadata"])
+            assert len(doc["debtor"]["contacts"]) == 10
+            stats = (await http.get("/sandbox/stats", headers=headers)).json()
+            assert stats["receivables"]["total"] == 15 and stats["events"] == 15
+
+
+async def test_two_apps_on_one_database(tmp_path):
+    """Two sandboxes (e.g. two processes) on one file see each other's writes and never double-create."""
+    config = make_config(tmp_path)
+    first, second = create_app(config), create_app(config)
+    try:
+        clients = [httpx2.AsyncClient(transport=httpx2.ASGITransport(app=a), base_url="http://x") for a in (first, second)]
+        headers = await login(clients[0], "http://x", config.db_path)
+        body = wire.dumps(receivable_body(demo_user_id(config.db_path)))
+        answers = [await c.post("/v1/receivables", content=body, headers={**headers, "Idempotency-Key": "both"})
+                   for c in clients]
+        assert answers[0].json()["id"] == answers[1].json()["id"]
+        assert answers[1].headers["idempotent-replayed"] == "true"
+        duplicate = await clients[1].post("/v1/receivables", content=body, headers=headers)
+        assert duplicate.status_code == 409
+        for client in clients:
+            await client.aclose()
+    finally:
+        first.state.sandbox.close()
+        second.state.sandbox.close()
+
+
 async def test_state_survives_restart(tmp_path):
     config = make_config(tmp_path)
     credentials = sandbox_credentials(config.db_path)
