@@ -37,6 +37,8 @@ def run(args) -> int:
     from ..config import Settings
 
     console = Console(highlight=False)
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(highlight=False, width=220)
     settings = Settings()
     try:
         since = parse_since(args.since) if args.since else None

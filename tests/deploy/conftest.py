@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -120,7 +121,9 @@ class Sandbox:
             async with httpx2.AsyncClient() as http:
                 return await sandbox_access_token(http, self.base_url, self.client_id, self.client_secret)
 
-        return anyio.run(fetch)
+        # In a worker thread: callers may already be inside an event loop (async tests).
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(anyio.run, fetch).result()
 
     def api_settings(self, tmp_path: Path, **values: Any) -> Settings:
         """Settings for a server talking to this sandbox over HTTP, logged in with its own token pair."""
