@@ -72,6 +72,7 @@ class TokenSet:
     access_token: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
     expires_at: float | None = None  # epoch seconds; None = unknown (used until the API answers 401)
+    issued_at: float | None = None  # epoch seconds, to keep the refresh margin below the token's lifetime
     scope: str | None = None
     # Hash of the configured refresh token this set descends from: a newly configured token wins over the file.
     seeded_from: str | None = None
@@ -83,6 +84,7 @@ class TokenSet:
             # Rotation is expected; if the server ever keeps the old refresh token, keep using it.
             refresh_token=resp.refresh_token or (previous.refresh_token if previous else None),
             expires_at=now + resp.expires_in if resp.expires_in else None,
+            issued_at=now,
             scope=resp.scope or (previous.scope if previous else None),
             seeded_from=previous.seeded_from if previous else None,
         )
@@ -111,7 +113,8 @@ class TokenStore:
             return None
         if not isinstance(raw, dict):
             return None
-        known = {k: raw.get(k) for k in ("access_token", "refresh_token", "expires_at", "scope", "seeded_from")}
+        known = {k: raw.get(k) for k in ("access_token", "refresh_token", "expires_at", "issued_at", "scope",
+                                         "seeded_from")}
         return TokenSet(**known)
 
     def exists(self) -> bool:
@@ -134,6 +137,7 @@ class TokenStore:
                 "access_token": tokens.access_token,
                 "refresh_token": tokens.refresh_token,
                 "expires_at": tokens.expires_at,
+                "issued_at": tokens.issued_at,
                 "scope": tokens.scope,
                 "seeded_from": tokens.seeded_from,
             }
@@ -221,7 +225,12 @@ class TokenManager:
     def _is_fresh(self, tokens: TokenSet) -> bool:
         if not tokens.access_token:
             return False
-        return tokens.expires_at is None or tokens.expires_at - self.refresh_margin > self._clock()
+        if tokens.expires_at is None:
+            return True
+        margin = self.refresh_margin
+        if tokens.issued_at is not None:  # a short-lived token must not look stale from birth
+            margin = min(margin, (tokens.expires_at - tokens.issued_at) / 2)
+        return tokens.expires_at - margin > self._clock()
 
     async def access_token(self) -> str:
         tokens = self._tokens
