@@ -158,7 +158,7 @@ def parse_env(pairs: list[str] | None) -> dict[str, str]:
 def run(args) -> int:
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)  # paths must stay copyable: never wrapped
     try:
         entry = server_entry(parse_env(args.env))
     except InstallError as exc:

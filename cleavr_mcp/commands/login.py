@@ -136,7 +136,7 @@ def run_login(args) -> int:
 
     from ..config import Settings
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     settings = Settings()
 
     def show(url: str) -> None:
