@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match
 
 from ..cleavr.contract import API_VERSION, ErrorCode, OnboardingStatus
+from ..cleavr import models
 from ..cleavr.models import Address, Company, CreateUserRequest
 from . import api, auth, controls, ops
 from .config import SandboxConfig
@@ -122,18 +123,26 @@ def _onboarding_pages(app: FastAPI) -> None:
         return HTMLResponse("<!doctype html><meta charset=utf-8><p>Verification complete. You can close this page.</p>")
 
 
+RESPONSE_MODELS = (
+    models.User, models.OnboardingStatusResponse, models.Requirements, models.Receivable, models.ReceivableList,
+    models.BatchResult, models.Extraction, models.CommissionQuote, models.CommissionRates, models.WebhookEndpoint,
+    models.WebhookEndpointList, models.TokenResponse, models.ErrorBody,
+)
+
+
 def _openapi(app: FastAPI):
     def build() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-        models = list(dict.fromkeys(api.REQUEST_MODELS))
+        # Every body travels through wire JSON (money as exact JSON numbers), so all models are documented in
+        # validation mode; their serialization mode (money as strings) is for MCP results, not this API.
+        models = list(dict.fromkeys([*api.REQUEST_MODELS, *RESPONSE_MODELS]))
         _, defs = models_json_schema(
             [(m, "validation") for m in models], ref_template="#/components/schemas/{model}"
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, definition in defs.get("$defs", {}).items():
-            components.setdefault(name, definition)
+        components.update(defs.get("$defs", {}))
         schema["components"]["securitySchemes"] = {
             "oauth2": {
                 "type": "oauth2",
