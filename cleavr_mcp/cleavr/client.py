@@ -77,8 +77,8 @@ from .retry import NOT_SENT_ERRORS, RetryPolicy
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-PROJECT_URL = "https://github.com/cleavr-mcp/cleavr-mcp"
-DEFAULT_USER_AGENT = f"cleavr-mcp/{__version__} (+{PROJECT_URL}) python-httpx2/{httpx2.__version__}"
+# No public project URL exists yet; the product token names the project and version for the API's logs.
+DEFAULT_USER_AGENT = f"cleavr-mcp/{__version__} (MCP server for Cleavr Connect) python-httpx2/{httpx2.__version__}"
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _ID_PATTERNS = {
     "user_id": re.compile(r"^usr_clv_[A-Za-z0-9_]+$"),
@@ -385,7 +385,12 @@ class CleavrClient:
 
     def _log(self, method: str, path: str, status: int | None, t0: float, request_id: str | None, attempt: int,
              failure: str | None) -> None:
-        level = _DEBUG if failure is None and status is not None and status < 400 else logging.WARNING
+        if failure is not None or (status is not None and (status >= 500 or status == 429)):
+            level = logging.WARNING  # the service misbehaved (retried, or about to fail the call)
+        elif status is not None and status >= 400:
+            level = logging.INFO  # the request was refused: the caller gets the error, nothing is wrong here
+        else:
+            level = _DEBUG
         if logger.isEnabledFor(level):
             logger.log(
                 level, "%s %s -> %s in %.1f ms (request_id=%s, attempt=%d)", method, path,

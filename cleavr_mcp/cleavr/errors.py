@@ -24,6 +24,7 @@ from .contract import REQUEST_ID_HEADER, ErrorCode
 from .logs import redact, redact_text
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_MESSAGE = 1000
 
 
 class CleavrError(Exception):
@@ -40,7 +41,9 @@ class CleavrError(Exception):
         request_id: str | None = None,
         retryable: bool = False,
     ) -> None:
-        self.message = redact_text(message)
+        message = redact_text(message)
+        # An API message is a sentence, not a body: anything longer is cut so no echoed body reaches a log or an LLM.
+        self.message = message if len(message) <= MAX_MESSAGE else f"{message[:MAX_MESSAGE]}… (cut)"
         self.code = code or self.default_code
         self.status = status
         self.field = field

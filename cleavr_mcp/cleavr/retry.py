@@ -51,6 +51,12 @@ class RetryPolicy:
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
     random: Callable[[], float] = field(default=random.random, compare=False)
 
+    @classmethod
+    def from_settings(cls, settings: Any) -> RetryPolicy:
+        """From `Settings`: `max_retries` is read as attempts in all (its default 4 = this policy's default) and
+        `retry_budget_seconds` as the total budget."""
+        return cls(max_attempts=max(1, settings.max_retries), total_budget=settings.retry_budget_seconds)
+
     def method_is_repeatable(self, method: str, has_key: bool) -> bool:
         return method.upper() in IDEMPOTENT_METHODS or has_key
 

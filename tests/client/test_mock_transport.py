@@ -158,6 +158,21 @@ async def test_envelope_is_parsed_fully():
     assert str(err) == "INVALID_SIRET: SIRET checksum fails (field: debtor.siret) [HTTP 400] [request req_42]"
 
 
+async def test_huge_api_message_is_cut():
+    client, _ = make_client(script(error_response(400, "VALIDATION_ERROR", "bad " + "y" * 50_000)))
+    with pytest.raises(CleavrAPIError) as info:
+        await client.get_receivable("rec_a1b2c3d4e5f6")
+    assert len(str(info.value)) < 1100 and info.value.message.endswith("(cut)")
+
+
+def test_retry_policy_from_settings():
+    from cleavr_mcp.config import Settings
+
+    policy = RetryPolicy.from_settings(Settings(max_retries=2, retry_budget_seconds=5))
+    assert (policy.max_attempts, policy.total_budget) == (2, 5)
+    assert RetryPolicy.from_settings(Settings()) == RetryPolicy()
+
+
 async def test_success_with_unreadable_body_is_invalid_response():
     for response in (httpx2.Response(200, content=b"<html>ok</html>"), json_response(200, {"id": "rec_1"})):
         client, _ = make_client(script(response))
