@@ -105,13 +105,23 @@ class RoundRobin(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-@pytest.mark.parametrize("shared", [True, False])
-async def test_elicitation_round_trip_across_replicas(sandbox, tmp_path, shared):
+RS_KEY_1 = "request-state-key-one-0123456789abcdef"
+RS_KEY_2 = "request-state-key-two-0123456789abcdef"
+
+
+@pytest.mark.parametrize(("keys", "shared"), [
+    (((KEY_A, ()), (KEY_A, ())), True),  # request_state key derived from the shared confirmation key
+    (((KEY_A, (RS_KEY_1,)), (KEY_B, (RS_KEY_1, RS_KEY_2))), True),  # explicit keys; B mid-rotation (1 seals, 2 opens)
+    (((KEY_A, ()), (KEY_B, ())), False),
+    (((KEY_A, (RS_KEY_1,)), (KEY_A, (RS_KEY_2,))), False),  # explicit keys win over the confirmation key
+], ids=["derived", "explicit-rotation", "different", "explicit-different"])
+async def test_elicitation_round_trip_across_replicas(sandbox, tmp_path, keys, shared):
     """2026-07-28 elicitation is a multi-round-trip: the retry carrying the answer and the sealed request_state
     may land on another replica. It works when the replicas share the keys, and fails closed when they don't."""
     body = submission(sandbox.demo_user)
-    keys = (KEY_A, KEY_A) if shared else (KEY_A, KEY_B)
-    with replicas(sandbox, tmp_path, *keys) as servers:
+    with ExitStack() as stack:
+        servers = [stack.enter_context(replicas(sandbox, tmp_path, key, request_state_keys=list(rs)))[0]
+                   for key, rs in keys]
         balancer = RoundRobin([url for url, _ in servers])
         human = Human()
         async with HttpMCP(servers[0][0], AUTH, transport=balancer, elicitation_callback=human) as client:

@@ -115,3 +115,23 @@ def test_serve_refuses_short_request_state_key(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CLEAVR_MCP_REQUEST_STATE_KEYS", "short")
     assert main(["serve", "--transport", "http"]) == 2
     assert "at least 32 bytes" in capsys.readouterr().err
+
+
+# --- stateless / JSON responses ------------------------------------------------------------------------------
+@pytest.mark.anyio
+@pytest.mark.parametrize(("values", "session", "content_type"), [
+    ({}, True, "text/event-stream"),
+    ({"stateless_http": True}, False, "text/event-stream"),
+    ({"stateless_http": True, "json_response": True}, False, "application/json"),
+])
+async def test_stateless_and_json_modes(tmp_path, values, session, content_type):
+    from .conftest import HttpMCP
+
+    with mcp_http_server(tmp_path, auth_tokens=[TOKEN], **values) as (url, _):
+        first = post(url)
+        assert first.status_code == 200
+        assert ("mcp-session-id" in first.headers) is session
+        assert first.headers["content-type"].startswith(content_type)
+        for mode in ("legacy", "auto"):
+            async with HttpMCP(url, {"Authorization": f"Bearer {TOKEN}"}, mode=mode) as client:
+                assert "quote_commission" in {t.name for t in (await client.list_tools()).tools}
