@@ -182,6 +182,11 @@ def run(args) -> int:
     console.print(f"[green]✓[/] {verb} the '{args.name}' server in {path}")
     if result.backup:
         console.print(f"  backup of the previous file: {result.backup}")
+    shell_only = sorted(k for k in os.environ if k.startswith("CLEAVR_MCP_") and k not in (entry.get("env") or {}))
+    if shell_only:
+        # Desktop apps do not inherit this shell's environment, nor read a .env from this folder.
+        console.print(f"  Note: this shell sets {', '.join(shell_only)}; the client will not see them. Add the ones "
+                      "the server needs with --env KEY=VALUE.")
     if args.client == "claude-desktop":
         console.print("  Restart Claude Desktop to load it.")
     return 0

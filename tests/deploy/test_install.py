@@ -117,3 +117,11 @@ def test_server_command_is_absolute():
 def test_default_config_path_is_the_claude_folder():
     path = claude_desktop_config_path()
     assert path.name == "claude_desktop_config.json" and path.parent.name == "Claude"
+
+
+def test_install_warns_about_settings_only_the_shell_has(config, monkeypatch, capsys):
+    monkeypatch.setenv("CLEAVR_MCP_BASE_URL", "https://api-test.cleavr.fr")
+    assert main(["install", "claude-desktop", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "CLEAVR_MCP_BASE_URL" in out and "--env KEY=VALUE" in out
+    assert "https://api-test.cleavr.fr" not in config.read_text()  # never copied silently (may be secrets)

@@ -63,11 +63,20 @@ async def test_same_keys_accept_each_others_confirmation_tokens(sandbox, tmp_pat
             second = await b.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
         assert not second.is_error, second.content
         assert sc(second)["status"] == "done" and sc(second)["environment"] == "test"
+        async with HttpMCP(url_b, AUTH) as b:
+            replayed_on_b = await b.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
+        # Spent tokens are recorded per data folder: replica A has not seen this one spent. Even so a replay on A
+        # cannot submit twice - the write is idempotent on its content, so Cleavr returns the same receivable.
+        async with HttpMCP(url_a, AUTH) as a:
+            replayed_on_a = await a.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
+    assert sc(replayed_on_b)["error"]["code"] == "CONFIRMATION_INVALID"
+    assert sc(replayed_on_a)["idempotent_replay"] is True
     created = await receivable_ids(sandbox, body["invoice"]["numbers"][0])
-    assert created == [sc(second)["receivable"]["id"]]
-    assert [(r.outcome, r.confirmed_by) for r in audit_rows(settings_a)] == [("confirmation_required", "token")]
-    [row] = audit_rows(settings_b)
-    assert (row.outcome, row.confirmed_by, row.result_id) == ("done", "token", created[0])
+    assert created == [sc(second)["receivable"]["id"]] == [sc(replayed_on_a)["receivable"]["id"]]
+    assert [(r.outcome, r.confirmed_by, r.replayed) for r in audit_rows(settings_a)] == [
+        ("confirmation_required", "token", False), ("done", "token", True)]
+    assert [(r.outcome, r.confirmed_by, r.result_id, r.error_code) for r in audit_rows(settings_b)] == [
+        ("done", "token", created[0], None), ("refused", "token", None, "TOKEN_REPLAYED")]
 
 
 async def test_different_keys_refuse_the_token_as_forged(sandbox, tmp_path):
