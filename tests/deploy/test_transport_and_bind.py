@@ -135,3 +135,35 @@ async def test_stateless_and_json_modes(tmp_path, values, session, content_type)
         for mode in ("legacy", "auto"):
             async with HttpMCP(url, {"Authorization": f"Bearer {TOKEN}"}, mode=mode) as client:
                 assert "quote_commission" in {t.name for t in (await client.list_tools()).tools}
+
+
+def test_serve_http_subprocess_starts_and_answers(tmp_path):
+    """`cleavr-mcp serve --transport http` for real: it prints how to connect, serves /healthz, guards /mcp."""
+    import time
+
+    from .conftest import bound_socket
+
+    sock, port = bound_socket()
+    sock.close()
+    env = {**os.environ, "CLEAVR_MCP_DATA_DIR": str(tmp_path / "data"), "CLEAVR_MCP_AUTH_TOKENS": TOKEN,
+           "CLEAVR_MCP_BASE_URL": "http://127.0.0.1:9"}
+    proc = subprocess.Popen([sys.executable, "-m", "cleavr_mcp.cli", "serve", "--transport", "http", "--port",
+                             str(port), "--read-only"], env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        health = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                health = httpx2.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx2.TransportError:
+                time.sleep(0.1)
+        assert health is not None and health.json()["status"] == "ok"
+        assert httpx2.post(f"http://127.0.0.1:{port}/mcp", json=INITIALIZE, headers=MCP_ACCEPT).status_code == 401
+        assert post(f"http://127.0.0.1:{port}/mcp").status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert f"MCP endpoint (streamable HTTP): http://127.0.0.1:{port}/mcp  [bearer auth required]" in err
+    assert TOKEN not in err  # the token is never echoed
