@@ -142,6 +142,7 @@ def issue_tokens(sandbox: SandboxState, db, client_id: str, scope: str) -> dict:
     refresh = f"{REFRESH_TOKEN_PREFIX}{secrets.token_urlsafe(32)}"
     now = time.time()
     ttl = sandbox.access_token_ttl_seconds
+    db.execute("DELETE FROM access_tokens WHERE expires_at < ?", (now - 86400,))  # keep the table small
     db.execute(
         "INSERT INTO access_tokens (token_hash, client_id, scope, expires_at, created_at) VALUES (?, ?, ?, ?, ?)",
         (_hash(access), client_id, scope, now + ttl, now),
