@@ -14,8 +14,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Match
 
-from ..cleavr.contract import API_VERSION, ErrorCode, OnboardingStatus
 from ..cleavr import models
+from ..cleavr.contract import API_VERSION, ErrorCode, OnboardingStatus
 from ..cleavr.models import Address, Company, CreateUserRequest
 from . import api, auth, controls, ops
 from .config import SandboxConfig
