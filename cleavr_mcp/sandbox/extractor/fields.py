@@ -207,7 +207,8 @@ def _token_list(tail: str, tokens: list[Found]) -> list[str]:
 
 
 # --- debtor -------------------------------------------------------------------------------------------------
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+# OCR often puts a space on either side of `@`; the space is removed from the value.
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+ ?@ ?[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 PHONE_LABEL_RE = re.compile(
     r"(?:t[ée]l(?:[ée]phone)?|phone|mobile|portable|gsm|tel|cell)\.?\s*(?:\([^)]*\))?\s*:?\s*(\+?[\d\s().\-/]{8,22}\d)", re.IGNORECASE
 )
@@ -343,6 +344,7 @@ def parse_block(lines: list[str]) -> ParsedDebtor:
             continue
         consumed = False
         for email in EMAIL_RE.findall(text):
+            email = email.replace(" ", "")
             if email not in d.emails:
                 d.emails.append(email)
             consumed = True
@@ -490,7 +492,7 @@ class DebtorFinder:
 
     def labelled_emails(self, finder: FieldFinder) -> list[Candidate]:
         def emails(text: str) -> list[Found]:
-            return [Found(m.group(0), m.start(), m.end(), m.group(0)) for m in EMAIL_RE.finditer(text)]
+            return [Found(m.group(0).replace(" ", ""), m.start(), m.end(), m.group(0)) for m in EMAIL_RE.finditer(text)]
 
         out = []
         for lab in L.CONTACT_EMAIL:

@@ -77,6 +77,7 @@ def ocr_pages(
     """Render pages with pypdfium2 (no poppler needed) and OCR them with Tesseract into layout text."""
     import pypdfium2 as pdfium
     import pytesseract
+    from PIL import ImageFilter
 
     pages = []
     doc = pdfium.PdfDocument(pdf_bytes)
@@ -84,12 +85,41 @@ def ocr_pages(
         for i in page_indices if page_indices is not None else range(len(doc)):
             page = doc[i]
             image = page.render(scale=resolution / 72, grayscale=True).to_pil()
+            # A 3×3 median removes scanner dust and toner specks that Tesseract would read as `|`, `:` or `'`;
+            # erasing table rules stops Tesseract from dropping bordered tables as pictures. Measured on the
+            # generated scans (80 fields): 63 right without either, 73 with the median, 75 with both.
+            image = remove_table_rules(image.filter(ImageFilter.MedianFilter(3)))
             data = pytesseract.image_to_data(image, lang=lang, output_type=pytesseract.Output.DICT)
             pages.append(words_to_layout(data))
             page.close()
     finally:
         doc.close()
     return pages
+
+
+RULE_MIN_PX = 60  # at 300 dpi ≈ 5 mm: longer than any letter stroke of body text, shorter than table borders
+
+
+def remove_table_rules(image, min_length: int = RULE_MIN_PX):
+    """Paint white over long horizontal and vertical lines (table borders), keeping the text.
+
+    Without numpy: a BOX resize averages each run of `min_length` pixels along one axis; a run that is (almost)
+    all ink is a rule, not a glyph. The mask is scaled back, thickened by one pixel and painted white.
+    """
+    from PIL import Image, ImageChops, ImageFilter
+
+    width, height = image.size
+    ink = image.point(lambda v: 255 if v < 140 else 0)
+    horizontal = ink.resize((max(1, width // min_length), height), Image.Resampling.BOX)
+    vertical = ink.resize((width, max(1, height // min_length)), Image.Resampling.BOX)
+    solid = lambda v: 255 if v > 230 else 0  # noqa: E731
+    mask = ImageChops.lighter(
+        horizontal.point(solid).resize((width, height), Image.Resampling.NEAREST),
+        vertical.point(solid).resize((width, height), Image.Resampling.NEAREST),
+    ).filter(ImageFilter.MaxFilter(3))
+    cleaned = image.copy()
+    cleaned.paste(255, mask=mask)
+    return cleaned
 
 
 def words_to_layout(data: dict) -> str:
