@@ -44,7 +44,7 @@ from .errors import (
     error_from_response,
     parse_retry_after,
 )
-from .idempotency import batch_key, content_key, receivable_key
+from .idempotency import batch_key, call_key, content_key, receivable_key
 from .logs import logger
 from .models import (
     BatchFailure,
@@ -139,8 +139,9 @@ class CleavrClient:
         return f"CleavrClient(base_url={self.base_url!r}, api_version={self.api_version!r})"
 
     # --- users -------------------------------------------------------------------------------------------
-    async def create_user(self, req: CreateUserRequest) -> WriteResult[User]:
-        return await self._write(User, "POST", Paths.USERS, req, content_key("user", req), "create_user")
+    async def create_user(self, req: CreateUserRequest, *, idempotency_key: str | None = None) -> WriteResult[User]:
+        key = idempotency_key or content_key("user", req)
+        return await self._write(User, "POST", Paths.USERS, req, key, "create_user")
 
     async def get_user(self, user_id: str) -> User:
         return await self._get(User, Paths.USER.format(user_id=_id("user_id", user_id)), "get_user")
@@ -162,7 +163,8 @@ class CleavrClient:
         key = idempotency_key or receivable_key(prepared)
         return await self._write(Receivable, "POST", Paths.RECEIVABLES, prepared, key, "submit_receivable")
 
-    async def extract_pdf(self, *, user_id: str, filename: str, content: bytes | Path) -> Extraction:
+    async def extract_pdf(self, *, user_id: str, filename: str, content: bytes | Path,
+                          idempotency_key: str | None = None) -> Extraction:
         """Upload a PDF for OCR (multipart). A Path is streamed from disk, and re-opened on each attempt."""
         _id("user_id", user_id)
         if isinstance(content, Path):
@@ -183,7 +185,7 @@ class CleavrClient:
             files = {"file": (filename, body, "application/pdf")}
             return files, {"user_id": user_id}, body if isinstance(content, Path) else None  # type: ignore[return-value]
 
-        key = content_key("ocr", {"user_id": user_id, "filename": filename, "sha256": digest})
+        key = idempotency_key or content_key("ocr", {"user_id": user_id, "filename": filename, "sha256": digest})
         response, _ = await self._send("POST", Paths.OCR, what="extract_pdf", multipart=multipart, key=key)
         return self._parse(Extraction, response, "extract_pdf")
 
@@ -206,32 +208,44 @@ class CleavrClient:
                 return
             page_query = page_query.model_copy(update={"starting_after": page.data[-1].id})
 
-    async def add_contact(self, receivable_id: str, contact: Contact) -> WriteResult[Receivable]:
+    async def add_contact(self, receivable_id: str, contact: Contact, *,
+                          idempotency_key: str | None = None) -> WriteResult[Receivable]:
         path = Paths.CONTACTS.format(receivable_id=_id("receivable_id", receivable_id))
-        key = content_key("contact", {"receivable_id": receivable_id, "contact": contact})
+        key = idempotency_key or content_key("contact", {"receivable_id": receivable_id, "contact": contact})
         return await self._write(Receivable, "POST", path, contact, key, "add_contact")
 
-    async def update_metadata(self, receivable_id: str, metadata: dict[str, Any]) -> Receivable:
+    async def update_metadata(self, receivable_id: str, metadata: dict[str, Any], *,
+                              idempotency_key: str | None = None) -> Receivable:
+        """PATCH (a merge). The key is per call, not per content: setting a=1, then a=2, then a=1 again must apply
+        the third change, not replay the first answer. Retrying a merge is harmless anyway."""
         path = Paths.RECEIVABLE.format(receivable_id=_id("receivable_id", receivable_id))
         body = MetadataUpdate(metadata=metadata)
-        key = content_key("meta", {"receivable_id": receivable_id, "metadata": body.metadata})
+        key = idempotency_key or call_key("meta")
         return (await self._write(Receivable, "PATCH", path, body, key, "update_metadata")).value
 
-    async def cancel_receivable(self, receivable_id: str, req: CancelRequest) -> WriteResult[Receivable]:
+    async def cancel_receivable(self, receivable_id: str, req: CancelRequest, *,
+                                idempotency_key: str | None = None) -> WriteResult[Receivable]:
+        # Content key: cancelling is final, so the same cancel repeated is always the same act.
         path = Paths.CANCEL.format(receivable_id=_id("receivable_id", receivable_id))
-        key = content_key("cancel", {"receivable_id": receivable_id, "body": req})
+        key = idempotency_key or content_key("cancel", {"receivable_id": receivable_id, "body": req})
         return await self._write(Receivable, "POST", path, req, key, "cancel_receivable")
 
-    async def submit_evidence(self, receivable_id: str, req: EvidenceRequest) -> WriteResult[Receivable]:
+    async def submit_evidence(self, receivable_id: str, req: EvidenceRequest, *,
+                              idempotency_key: str | None = None) -> WriteResult[Receivable]:
+        """Key per call unless given: a receivable can be disputed again later, and identical evidence sent for the
+        second dispute must be applied, not answered with the first dispute's replay. A repeat after success is
+        refused by the lifecycle (INVALID_STATE: no longer disputed), so nothing happens twice."""
         path = Paths.EVIDENCE.format(receivable_id=_id("receivable_id", receivable_id))
-        key = content_key("evidence", {"receivable_id": receivable_id, "body": req})
+        key = idempotency_key or call_key("evidence")
         return await self._write(Receivable, "POST", path, req, key, "submit_evidence")
 
     async def decide_partial_payment(
-        self, receivable_id: str, req: PartialPaymentDecision
+        self, receivable_id: str, req: PartialPaymentDecision, *, idempotency_key: str | None = None
     ) -> WriteResult[Receivable]:
+        """Key per call unless given: a debtor may pay in several parts, and the same decision for the next part
+        must be applied, not replayed. A repeat after success finds no pending decision (INVALID_STATE)."""
         path = Paths.PARTIAL_PAYMENT.format(receivable_id=_id("receivable_id", receivable_id))
-        key = content_key("partial", {"receivable_id": receivable_id, "body": req})
+        key = idempotency_key or call_key("partial")
         return await self._write(Receivable, "POST", path, req, key, "decide_partial_payment")
 
     async def submit_batch(
@@ -273,18 +287,26 @@ class CleavrClient:
 
     # --- commission --------------------------------------------------------------------------------------
     async def calculate_commission(self, req: CommissionQuoteRequest) -> CommissionQuote:
-        # A POST that changes nothing; the key still makes it safe to retry.
-        result = await self._write(CommissionQuote, "POST", Paths.COMMISSION_CALCULATE, req,
-                                   content_key("quote", req), "calculate_commission")
+        # A POST that changes nothing: a per-call key lets it be retried, and a quote (which depends on today's
+        # date) is never answered from yesterday's replay.
+        result = await self._write(CommissionQuote, "POST", Paths.COMMISSION_CALCULATE, req, call_key("quote"),
+                                   "calculate_commission")
         return result.value
 
     async def get_commission_rates(self) -> CommissionRates:
         return await self._get(CommissionRates, Paths.COMMISSION_RATES, "get_commission_rates")
 
     # --- webhooks ----------------------------------------------------------------------------------------
-    async def create_webhook(self, req: WebhookCreate) -> WebhookEndpoint:
-        result = await self._write(WebhookEndpoint, "POST", Paths.WEBHOOKS, req, content_key("webhook", req),
-                                   "create_webhook")
+    async def create_webhook(self, req: WebhookCreate, *, idempotency_key: str | None = None) -> WebhookEndpoint:
+        """Content key, so a repeated registration returns the same endpoint (and secret) instead of a second one.
+        If the replayed endpoint has since been deleted, it is registered anew (under a key naming the deleted id,
+        so that retry is deduplicated too)."""
+        key = idempotency_key or content_key("webhook", req)
+        result = await self._write(WebhookEndpoint, "POST", Paths.WEBHOOKS, req, key, "create_webhook")
+        if result.replayed and idempotency_key is None:
+            if all(w.id != result.value.id for w in await self.list_webhooks()):
+                key = content_key("webhook", {"body": req, "replaces": result.value.id})
+                result = await self._write(WebhookEndpoint, "POST", Paths.WEBHOOKS, req, key, "create_webhook")
         return result.value
 
     async def list_webhooks(self) -> list[WebhookEndpoint]:

@@ -8,7 +8,12 @@ identity of the request:
 - receivable: user_id, the set of invoice numbers (trimmed, whitespace-collapsed, case-folded, sorted), the amount
   to the cent, the currency, and the debtor identity (SIRET digits, else VAT number, else the case-folded,
   whitespace-collapsed company name). NOT force_proceed, contacts, descriptions, dates or metadata.
-- other POST/PATCH calls: `content_key(kind, payload)` over the target id and the canonical body.
+- create_user, add_contact, cancel, OCR upload, webhook registration: `content_key(kind, payload)` over the target
+  id and the canonical body (repeating them is never a new intent).
+- actions that can legitimately recur with an identical body — metadata PATCH (a=1, a=2, a=1), evidence (a second
+  dispute), partial-payment decisions (a second instalment), commission quotes (depend on today) — get
+  `call_key(kind)`: random per call, reused by that call's retries. Their repeat in a NEW call after a success is
+  stopped by the API's lifecycle (INVALID_STATE), or is harmless. Every client method also takes an explicit key.
 
 Trade-offs (deliberate):
 - A corrected retry of the same invoice (a phone added, force_proceed set after MISSING_PHONE_WARNING) reuses the
@@ -26,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -103,3 +109,9 @@ def content_key(kind: str, payload: Mapping[str, Any] | BaseModel) -> str:
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(mode="json", exclude_none=True)
     return _digest(kind, {"v": KEY_VERSION, **payload})
+
+
+def call_key(kind: str) -> str:
+    """A fresh key for one call (its retries reuse it): for writes whose identical repeat can be a new intent."""
+    kind = _KIND.sub("-", kind.lower()).strip("-") or "req"
+    return f"{KEY_PREFIX}-{kind}-call-{uuid.uuid4().hex}"

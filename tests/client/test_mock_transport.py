@@ -29,6 +29,7 @@ from cleavr_mcp.cleavr.models import (
     BatchRequest,
     CancelRequest,
     ListReceivablesQuery,
+    PartialPaymentDecision,
     ReceivableCreate,
 )
 
@@ -410,6 +411,29 @@ async def test_pager_follows_starting_after_until_has_more_is_false():
     client, _ = make_client(handler)
     got = [r.id async for r in client.iter_receivables(ListReceivablesQuery(limit=2, status="pending"))]
     assert got == ["rec_3", "rec_2", "rec_1"]
+
+
+async def test_per_call_keys_are_stable_across_retries_and_new_per_call():
+    handler = script(error_response(503, "SERVICE_UNAVAILABLE"), lambda r: json_response(200, receivable_json()))
+    client, _ = make_client(handler)
+    decision = PartialPaymentDecision(action="continue_recovery")
+    first = await client.decide_partial_payment("rec_a1b2c3d4e5f6", decision)
+    second = await client.decide_partial_payment("rec_a1b2c3d4e5f6", decision)
+    keys = [r.headers["idempotency-key"] for r in handler.seen]
+    assert keys[0] == keys[1] == first.idempotency_key != second.idempotency_key == keys[2]
+    await client.update_metadata("rec_a1b2c3d4e5f6", {"a": 1})
+    await client.update_metadata("rec_a1b2c3d4e5f6", {"a": 1})
+    patch_keys = [r.headers["idempotency-key"] for r in handler.seen if r.method == "PATCH"]
+    assert len(set(patch_keys)) == 2 and all(k.startswith("cmcp-meta-call-") for k in patch_keys)
+
+
+async def test_explicit_keys_are_used_as_given():
+    handler = script(lambda r: json_response(200, receivable_json()))
+    client, _ = make_client(handler)
+    await client.submit_receivable(receivable_request(), idempotency_key="confirm-abc")
+    await client.cancel_receivable("rec_a1b2c3d4e5f6", CancelRequest(reason="paid_directly"),
+                                   idempotency_key="confirm-def")
+    assert [r.headers["idempotency-key"] for r in handler.seen] == ["confirm-abc", "confirm-def"]
 
 
 async def test_delete_404_after_a_lost_answer_counts_as_deleted():

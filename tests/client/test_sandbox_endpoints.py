@@ -157,6 +157,29 @@ async def test_partial_payment_decision(api: Api):
     assert result.value.partial_payment is None or result.value.partial_payment.remaining_amount == Decimal("2000.00")
 
 
+async def test_identical_decisions_for_two_instalments_are_both_applied(api: Api):
+    rec = await submit(api)
+    advance = f"/sandbox/receivables/{rec.id}/advance"
+    await api.control("POST", advance, {"action": "start_recovery"})
+    decisions = []
+    for paid in ("1000.00", "1500.00"):
+        await api.control("POST", advance, {"action": "partial_payment", "paid_amount": Decimal(paid)})
+        decisions.append(await api.client.decide_partial_payment(rec.id, PartialPaymentDecision(
+            action="continue_recovery")))
+    assert [d.replayed for d in decisions] == [False, False]  # the second is a new decision, not a replay
+    assert decisions[0].idempotency_key != decisions[1].idempotency_key
+    outbox = await api.control("GET", f"/sandbox/outbox?receivable_id={rec.id}&type=receivable.partial_payment")
+    assert len(outbox["data"]) == 2
+
+
+async def test_metadata_a_b_a_ends_at_a(api: Api):
+    rec = await submit(api)
+    for value in ("1", "2", "1"):
+        updated = await api.client.update_metadata(rec.id, {"flag": value})
+    assert updated.metadata["flag"] == "1"
+    assert (await api.client.get_receivable(rec.id)).metadata["flag"] == "1"
+
+
 async def test_batch_mixes_local_and_remote_failures(api: Api):
     existing = await submit(api)
     items = [
@@ -207,10 +230,16 @@ async def test_webhooks_create_list_delete(api: Api):
     endpoint = await api.client.create_webhook(WebhookCreate(url=url, events=["receivable.*"], description="all"))
     assert endpoint.id.startswith("wh_") and endpoint.secret and endpoint.secret.startswith("whsec_")
     assert endpoint.id in [w.id for w in await api.client.list_webhooks()]
+    same = await api.client.create_webhook(WebhookCreate(url=url, events=["receivable.*"], description="all"))
+    assert same.id == endpoint.id and same.secret == endpoint.secret  # a repeat registers nothing new
     await api.client.delete_webhook(endpoint.id)
     assert endpoint.id not in [w.id for w in await api.client.list_webhooks()]
     with pytest.raises(CleavrNotFound):
         await api.client.delete_webhook(endpoint.id)
+    # Registering it again after the delete creates a new endpoint instead of replaying the deleted one.
+    again = await api.client.create_webhook(WebhookCreate(url=url, events=["receivable.*"], description="all"))
+    assert again.id != endpoint.id and again.id in [w.id for w in await api.client.list_webhooks()]
+    await api.client.delete_webhook(again.id)
 
 
 async def test_outbox_events_parse_and_verify(api: Api):
