@@ -193,6 +193,11 @@ def _http(settings) -> list[Check]:
         kinds = [k for k, on in (("bearer tokens", settings.auth_tokens or settings.auth_token_hashes),
                                  ("JWT via JWKS", settings.jwks_url)) if on]
         checks.append(Check(OK, "HTTP auth", f"{' + '.join(kinds)}; endpoint {settings.mcp_url}"))
+        if settings.jwks_url and not (settings.jwt_audience and settings.jwt_issuer):
+            missing = [n for n, v in (("CLEAVR_MCP_JWT_AUDIENCE", settings.jwt_audience),
+                                      ("CLEAVR_MCP_JWT_ISSUER", settings.jwt_issuer)) if not v]
+            checks.append(Check(WARN, "JWT checks", f"{' and '.join(missing)} unset: any token signed by the JWKS "
+                                "keys is accepted, whoever it was issued for", f"Set {', '.join(missing)}."))
     else:
         checks.append(Check(OK, "HTTP", f"loopback only ({settings.mcp_url}), no auth needed"))
     try:

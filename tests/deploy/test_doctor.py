@@ -141,3 +141,10 @@ def test_http_auth_and_shared_keys_reported(env, capsys):
     _, lines = doctor(capsys)
     assert lines["HTTP auth"].startswith("✓ bearer tokens") and "https://m.example/mcp" in lines["HTTP auth"]
     assert lines["Shared keys"].startswith("✓") and "replicas agree" in lines["Shared keys"]
+
+
+def test_jwt_without_audience_is_flagged(env, capsys):
+    env(http_host="0.0.0.0", jwks_url="https://login.example/jwks.json", jwt_issuer="https://login.example/")
+    _, lines = doctor(capsys)
+    assert lines["HTTP auth"].startswith("✓ JWT via JWKS")
+    assert lines["JWT checks"].startswith("! CLEAVR_MCP_JWT_AUDIENCE unset")
