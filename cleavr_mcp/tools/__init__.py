@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 TOOL_MODULES = ("users", "commission", "receivables", "disputes", "extraction")
 # Optional integrations: a module that provides `async open(state, stack)` to attach its client to the state.
-INTEGRATION_MODULES: tuple[str, ...] = ()
+INTEGRATION_MODULES: tuple[str, ...] = ("cleverinvo",)
 
 
 def load_all() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from ..cleavr.contract import MISSING_PHONE_MESSAGE
 
@@ -49,3 +49,17 @@ def submission_form(*, need_email: bool, need_phone: bool) -> type[BaseModel]:
     if need_phone:
         return ConfirmWithPhone
     return Confirm
+
+
+_AMOUNT_DUE = "Amount still due, in EUR with cents (e.g. 3290.00): what Cleavr will recover."
+
+
+def recovery_form(*, need_email: bool, need_phone: bool, amount_due: str | None, ask_amount: bool) -> type[BaseModel]:
+    """recover_invoice's form: the submission form, plus the amount still due of a partially paid invoice
+    (pre-filled with what CleverInvo says when it says anything; the human corrects it if it is wrong)."""
+    base = submission_form(need_email=need_email, need_phone=need_phone)
+    if not ask_amount:
+        return base
+    field = (Field(amount_due, description=_AMOUNT_DUE, max_length=20) if amount_due is not None
+             else Field(description=_AMOUNT_DUE, max_length=20))
+    return create_model("ConfirmRecovery", __base__=base, amount_due=(str, field))
