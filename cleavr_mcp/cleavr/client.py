@@ -373,6 +373,11 @@ class CleavrClient:
             t0 = time.perf_counter()
             try:
                 response = await self._http.request(method, url, params=params, headers=headers, **extra)
+            except httpx2.InvalidURL:
+                raise CleavrValidationError(
+                    f"The Cleavr base URL {self.base_url!r} is not a valid URL: fix CLEAVR_MCP_BASE_URL.",
+                    code="INVALID_BASE_URL", field="base_url",
+                ) from None
             except httpx2.RequestError as exc:
                 self._log(method, path, None, t0, None, attempt, type(exc).__name__)
                 if policy.exception_is_retryable(exc, method, has_key):

@@ -166,6 +166,14 @@ async def test_huge_api_message_is_cut():
     assert len(str(info.value)) < 1100 and info.value.message.endswith("(cut)")
 
 
+async def test_broken_base_url_is_a_clean_error():
+    async with httpx2.AsyncClient() as http:
+        client = CleavrClient(http, base_url="http://exa mple.com:99999", auth=None)
+        with pytest.raises(CleavrError) as info:
+            await client.get_commission_rates()
+    assert info.value.code in {"INVALID_BASE_URL", "TRANSPORT_ERROR"}
+
+
 def test_retry_policy_from_settings():
     from cleavr_mcp.config import Settings
 
