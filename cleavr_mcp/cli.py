@@ -17,9 +17,17 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
-    from .server.main import serve
+    import gc
 
-    return serve(args)
+    # Start-up creates ~150k long-lived objects (models, schemas) and little garbage: collecting while they are
+    # being made only re-scans them. `serve` freezes them out of later collections and turns the collector back on.
+    gc.disable()
+    try:
+        from .server.main import serve
+
+        return serve(args)
+    finally:
+        gc.enable()  # when serve returns early (bad settings); it re-enabled the collector itself otherwise
 
 
 def _cmd_auth_login(args: argparse.Namespace) -> int:
@@ -82,6 +90,9 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     http.add_argument("--stateless", action="store_true", default=None,
                       help="no sessions for 2025-era clients (any replica can answer)")
     http.add_argument("--json-response", action="store_true", default=None, help="JSON responses instead of SSE")
+    from .events.cli import add_serve_arguments as add_event_arguments  # argparse only
+
+    add_event_arguments(parser)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,6 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--tool", default=None, help="only this tool")
     audit.add_argument("--limit", type=int, default=None, help="only the last N rows")
     audit.set_defaults(func=_cmd_audit)
+
+    from .events.cli import add_webhooks_parser  # argparse only: `webhooks register|list|delete`
+
+    add_webhooks_parser(sub)
     return parser
 
 

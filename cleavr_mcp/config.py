@@ -104,7 +104,12 @@ class Settings(BaseSettings):
     request_state_keys: SecretList = Field(
         default_factory=list, description="Keys sealing elicitation request_state (first seals, all open); share across replicas")
     request_state_audience: str | None = Field(None, description="Audience stamped into request_state; default cleavr-mcp")
-    poll_interval_seconds: float = 60.0
+    poll_interval_seconds: float = Field(60.0, gt=0, description="Seconds between two polls of the receivables")
+    poll_events: bool = Field(
+        True, description="Poll receivables for status changes (derived events) when webhooks cannot reach the server")
+    webhook_port: int | None = Field(
+        None, ge=1, le=65535, description="Also listen for Cleavr webhooks on this port (POST /webhooks/cleavr); stdio")
+    webhook_host: str = Field("127.0.0.1", description="Bind address of the webhook listener (loopback by default)")
 
     @field_validator(*_LIST_FIELDS, mode="before")
     @classmethod

@@ -120,10 +120,13 @@ def _configured(spec: ToolSpec, settings: Settings) -> bool:
 def build_server(settings: Settings | None = None) -> CleavrMCP:
     settings = settings or Settings()
     specs = {name: spec for name, spec in all_tools().items() if _configured(spec, settings)}
+    from ..events import EventHub
+
+    events = EventHub(settings)  # inbox, subscribers, poller, webhook receiver (events/)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        async with open_state(settings) as state:
+        async with open_state(settings) as state, events.attached(state):
             yield state
 
     instructions = INSTRUCTIONS
@@ -139,13 +142,20 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     from .auth import server_security  # HTTP bearer auth + shared request_state keys (empty when not configured)
 
     server = CleavrMCP(settings, specs, name="cleavr-mcp", title="Cleavr debt recovery", version=__version__,
-                       instructions=instructions, lifespan=lifespan, **server_security(settings))
+                       instructions=instructions, lifespan=lifespan, subscriptions=events.bus,
+                       **server_security(settings))
     policy = server.policy
     for spec in specs.values():
         if not policy.allows(spec):
             continue  # hidden tools are not even registered: absent from tools/list, refused by name
         server.add_tool(spec.fn, name=spec.name, title=spec.title, description=spec.description,
                         annotations=spec.annotations, structured_output=True)
+    from ..prompts import register_prompts
+    from .resources import register_resources
+
+    events.install(server)  # POST /webhooks/cleavr on the HTTP app, legacy resources/subscribe
+    register_resources(server, events)
+    register_prompts(server, events)
     return server
 
 

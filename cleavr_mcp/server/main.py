@@ -22,6 +22,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def end_of_startup() -> None:
+    """Everything built so far lives as long as the process: keep it out of every later garbage collection
+    (`cli` disabled the collector for the start-up; the little garbage start-up leaves is not worth a full pass)."""
+    import gc
+
+    gc.freeze()
+    gc.enable()
+
+
 def _configure_logging() -> None:
     # stdio carries the protocol on stdout: logs go to stderr only.
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -40,6 +49,9 @@ SERVE_OVERRIDES = {
     "stateless": "stateless_http",
     "json_response": "json_response",
 }
+from ..events.cli import SERVE_OVERRIDES as _EVENT_OVERRIDES  # noqa: E402 - argparse-only module
+
+SERVE_OVERRIDES.update(_EVENT_OVERRIDES)  # --webhook-port/--webhook-host/--no-poll/--poll-interval
 
 
 def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
@@ -74,6 +86,7 @@ def serve(args: argparse.Namespace) -> int:
     except AuthConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    end_of_startup()
     if args.transport == "stdio":
         server.run("stdio")
         return 0
