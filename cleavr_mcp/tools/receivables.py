@@ -206,6 +206,12 @@ async def submit_receivable(
     if isinstance(result, CallToolResult):
         return result
     rec = result.value
+    if result.replayed:
+        # A replay returns the stored first answer; show the receivable as it is now (it may have moved on).
+        try:
+            rec = await state.client.get_receivable(rec.id)
+        except Exception:  # noqa: BLE001 - the replayed answer is still correct about what was created
+            pass
     summary = (f"{rec.commission.rate:.2f} % = {euros(rec.commission.amount)}, "
                f"you receive {euros(rec.amount - rec.commission.amount)}") if rec.commission else None
     verb = "was already submitted" if result.replayed else "submitted"
