@@ -114,11 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     auth = sub.add_parser("auth", help="log in to Cleavr (OAuth), show or remove saved tokens, HTTP bearer tokens")
     auth_sub = auth.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
     login = auth_sub.add_parser("login", help="authorization-code login in the browser; saves tokens (0600)")
-    login.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
-    login.add_argument("--scopes", default=None, help="space- or comma-separated scopes (default: all)")
-    login.add_argument("--base-url", default=None, help="Cleavr API (default CLEAVR_MCP_BASE_URL)")
-    login.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser")
-    login.set_defaults(func=_cmd_auth_login)
+    # `cleavr-mcp login` too: the client's error messages name it that way.
+    short_login = sub.add_parser("login", help="same as `auth login`")
+    for parser_ in (login, short_login):
+        parser_.add_argument("--no-browser", action="store_true", help="print the URL instead of opening a browser")
+        parser_.add_argument("--scopes", default=None, help="space- or comma-separated scopes (default: all)")
+        parser_.add_argument("--base-url", default=None, help="Cleavr API (default CLEAVR_MCP_BASE_URL)")
+        parser_.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the browser")
+        parser_.set_defaults(func=_cmd_auth_login)
     auth_sub.add_parser("status", help="show the saved tokens' state").set_defaults(func=_cmd_auth_status)
     auth_sub.add_parser("logout", help="delete the saved tokens").set_defaults(func=_cmd_auth_logout)
     auth_sub.add_parser("new-token", help="generate a bearer token for HTTP clients, and its hash for the server"

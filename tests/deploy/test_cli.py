@@ -20,7 +20,7 @@ def test_help_imports_nothing_heavy():
 
 
 @pytest.mark.parametrize("argv", [
-    ["serve", "--help"], ["sandbox", "--help"], ["auth", "login", "--help"], ["auth", "status", "--help"],
+    ["serve", "--help"], ["sandbox", "--help"], ["auth", "login", "--help"], ["login", "--help"], ["auth", "status", "--help"],
     ["auth", "logout", "--help"], ["auth", "new-token", "--help"], ["install", "--help"], ["doctor", "--help"],
     ["audit", "--help"],
 ])
@@ -33,5 +33,5 @@ def test_every_command_has_help(argv, capsys):
 
 def test_top_level_help_lists_the_commands():
     text = build_parser().format_help()
-    for command in ("serve", "sandbox", "auth", "install", "doctor", "audit"):
+    for command in ("serve", "sandbox", "auth", "login", "install", "doctor", "audit"):
         assert command in text
