@@ -21,15 +21,16 @@ import random
 import re
 import sys
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DEFAULT_SEED = 20250828
 CENT = Decimal("0.01")
-FIXED_DATE = datetime(2024, 1, 1, 9, 0, tzinfo=timezone.utc)
+FIXED_DATE = datetime(2024, 1, 1, 9, 0, tzinfo=UTC)
 
 # --- data pools --------------------------------------------------------------------------------------------
 ISSUERS_FR = [
@@ -254,7 +255,7 @@ def _lines(pdf, x: float, lines: list[str], *, size: float = 9.5, h: float = 4.6
 def _debtor_lines(s: Spec, *, fr: bool, ids: bool = True, contact_line: bool = True) -> list[str]:
     lines = [s.debtor]
     if contact_line:
-        lines.append((f"À l'attention de {s.contact_first} {s.contact_last}" if fr else f"Attn: {s.contact_first} {s.contact_last}"))
+        lines.append(f"À l'attention de {s.contact_first} {s.contact_last}" if fr else f"Attn: {s.contact_first} {s.contact_last}")
     lines.append(s.street)
     if s.country == "US":
         lines += [f"{s.city}, {s.postal}", "United States"]
@@ -346,7 +347,7 @@ def tpl_fr_table(s: Spec) -> bytes:
     pdf.cell(0, 6, f"Objet : {s.service}")
     pdf.ln(10)
     _items_table(pdf, s, True, borders=True)
-    _totals(pdf, s, [(f"Total HT", s.before_tax), (f"TVA {s.tax_rate} %", s.tax), ("Total TTC", s.total)],
+    _totals(pdf, s, [("Total HT", s.before_tax), (f"TVA {s.tax_rate} %", s.tax), ("Total TTC", s.total)],
             borders=True)
     _footer(pdf, s, True)
     return bytes(pdf.output())
@@ -399,8 +400,8 @@ def tpl_minimal(s: Spec) -> bytes:
     rows.append(("Destinataire : " if fr else "Bill to: ") + s.debtor)
     rows += _debtor_lines(s, fr=fr, contact_line=False)[1:]
     rows.append("")
-    rows.append((f"Prestation : {s.service}" if fr else f"Description: {s.service}"))
-    rows.append((f"Total TTC : {s.m(s.total)}" if fr else f"Total due: {s.m(s.total)}"))
+    rows.append(f"Prestation : {s.service}" if fr else f"Description: {s.service}")
+    rows.append(f"Total TTC : {s.m(s.total)}" if fr else f"Total due: {s.m(s.total)}")
     if s.terms:
         rows.append(f"Conditions de paiement : {s.terms}" if fr else f"Terms: {s.terms}")
     for row in rows:

@@ -152,8 +152,17 @@ class FieldFinder:
                     # value in the next cell on the same line
                     nxt = [c for c in line.cells if c.start >= end]
                     value = nxt[0].text.strip(" :-").rstrip(".") if nxt else ""
+                how = "beside"
+                if not value and cell is not None and not [c for c in line.cells if c.start >= end]:
+                    # `Conditions de paiement :` on its own line, the text on the next one
+                    below = values_below(self.doc, line, (cell.start, cell.end), _text_cells)
+                    if below and abs(below[0][1].start - cell.start) <= COLUMN_TOLERANCE:
+                        value, how = below[0][1].value.strip(" :-").rstrip("."), "below"
+                        if re.match(r"^[^:]{1,40}:", value):
+                            value = ""  # the next line is another `Label : value`, not this label's text
                 if value and re.search(r"[A-Za-zÀ-ÿ0-9]", value):
-                    out.append(Candidate(value[:max_len], lab.strength, line.index, "beside", lab.name))
+                    factor = BELOW_FACTOR if how == "below" else 1
+                    out.append(Candidate(value[:max_len], lab.strength * factor, line.index, how, lab.name))
         return out
 
     def first_row_under_header(self, header: re.Pattern) -> list[Candidate]:
@@ -165,14 +174,7 @@ class FieldFinder:
                 if not m:
                     continue
 
-                def text_cells(s: str) -> list[Found]:
-                    return [
-                        Found(mm.group(0), mm.start(), mm.end(), mm.group(0))
-                        for mm in re.finditer(r"\S+(?: \S+)*", s)
-                        if re.search(r"[A-Za-zÀ-ÿ]{3,}", mm.group(0))
-                    ]
-
-                below = values_below(self.doc, line, (cell.start, cell.end), text_cells, rows=1)
+                below = values_below(self.doc, line, (cell.start, cell.end), _text_cells, rows=1)
                 for below_line, f in below:
                     if abs(f.start - cell.start) <= max(COLUMN_TOLERANCE, 12):
                         out.append(Candidate(f.value.strip(), L.WEAK, below_line.index, "below", "header"))
@@ -191,6 +193,15 @@ class FieldFinder:
             best = max(counts, key=lambda k: counts[k])
             out.append(Candidate(best, 0.75, -1, "guess", "most frequent currency"))
         return out
+
+
+def _text_cells(text: str) -> list[Found]:
+    """Cells holding words (not just numbers or rules like `--- x ---`)."""
+    return [
+        Found(mm.group(0), mm.start(), mm.end(), mm.group(0))
+        for mm in re.finditer(r"\S+(?: \S+)*", text)
+        if re.search(r"[A-Za-zÀ-ÿ]{3,}", mm.group(0)) and not mm.group(0).startswith(("---", "***", "==="))
+    ]
 
 
 def _token_list(tail: str, tokens: list[Found]) -> list[str]:
@@ -213,8 +224,9 @@ PHONE_LABEL_RE = re.compile(
     r"(?:t[ée]l(?:[ée]phone)?|phone|mobile|portable|gsm|tel|cell)\.?\s*(?:\([^)]*\))?\s*:?\s*(\+?[\d\s().\-/]{8,22}\d)", re.IGNORECASE
 )
 PHONE_BARE_RE = re.compile(r"(?<![\w+])(\+\d{1,3}[\s.\-]?\(?\d[\d\s().\-]{6,18}\d|0\d(?:[\s.\-]?\d{2}){4}|\(\d{3}\)\s?\d{3}[\s.\-]\d{4})(?!\d)")
-SIRET_RE = re.compile(r"siret\s*(?:n[°o])?\s*:?\s*(\d[\d\s.]{12,20}\d)", re.IGNORECASE)
-SIREN_RE = re.compile(r"siren\s*(?:n[°o])?\s*:?\s*(\d[\d\s.]{7,12}\d)", re.IGNORECASE)
+# Digits with single spaces/dots between groups; a labelled number of the wrong length is kept (and warned about).
+SIRET_RE = re.compile(r"siret\s*(?:n[°o])?\s*:?\s*(\d(?:[ .]?\d){5,20})", re.IGNORECASE)
+SIREN_RE = re.compile(r"siren\s*(?:n[°o])?\s*:?\s*(\d(?:[ .]?\d){5,12})", re.IGNORECASE)
 VAT_RE = re.compile(
     r"(?:tva(?:\s+intra(?:communautaire)?)?|vat(?:\s+(?:no\.?|number|id|reg(?:istration)?))?|n[°o]\s*(?:de\s+)?tva(?:\s+intra(?:communautaire)?)?|btw)"
     r"\s*(?:n[°o]\.?)?\s*:?\s*([A-Z]{2}\s?[0-9A-Z]{2}[\s.]?[0-9A-Z\s.]{7,14}[0-9A-Z])",
@@ -349,7 +361,11 @@ def parse_block(lines: list[str]) -> ParsedDebtor:
                 d.emails.append(email)
             consumed = True
         if m := SIRET_RE.search(text):
-            d.siret = re.sub(r"\D", "", m[1])
+            number = re.sub(r"\D", "", m[1])
+            if len(number) == 9:
+                d.siren = number  # a SIREN printed under a SIRET label
+            else:
+                d.siret = number
             consumed = True
         elif m := SIREN_RE.search(text):
             d.siren = re.sub(r"\D", "", m[1])

@@ -34,7 +34,7 @@ class Line:
     cells: list[Cell] = field(default_factory=list)
 
     @classmethod
-    def build(cls, text: str, page: int, index: int) -> "Line":
+    def build(cls, text: str, page: int, index: int) -> Line:
         text = text.rstrip()
         return cls(text, page, index, [Cell(m.start(), m.end(), m.group(0)) for m in _CELL_RE.finditer(text)])
 

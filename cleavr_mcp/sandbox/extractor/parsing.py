@@ -191,6 +191,13 @@ def numeric_date_order(text: str, language: str, currency: str | None) -> DateOr
 NUMBER_TOKEN_RE = re.compile(r"(?<![\w/\-])([A-Za-z0-9][A-Za-z0-9/_.\-]*[A-Za-z0-9])(?![\w])")
 
 
+def _part_of_amount(text: str, start: int, end: int) -> bool:
+    """`45` or `93` of `45,93`: digits joined to other digits by a decimal mark."""
+    after = text[end : end + 2]
+    before = text[max(0, start - 2) : start]
+    return bool(re.fullmatch(r"[.,]\d", after) or re.fullmatch(r"\d[.,]", before))
+
+
 def find_number_tokens(text: str) -> list[Found]:
     """Tokens that can be invoice numbers: contain a digit, are not dates, amounts with cents or percentages."""
     out = []
@@ -202,7 +209,7 @@ def find_number_tokens(text: str) -> list[Found]:
             continue
         if find_dates(tok, "DMY") and find_dates(tok, "DMY")[0].raw == tok:
             continue
-        if re.fullmatch(r"\d+[.,]\d{1,2}", tok):
+        if re.fullmatch(r"\d+[.,]\d{1,2}", tok) or (tok.isdigit() and _part_of_amount(text, m.start(1), m.end(1))):
             continue
         out.append(Found(tok, m.start(1), m.end(1), tok))
     return out
