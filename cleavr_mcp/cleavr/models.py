@@ -18,11 +18,13 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    GetCoreSchemaHandler,
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
     model_validator,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from .contract import (
     CURRENCY,
@@ -39,6 +41,15 @@ from .contract import (
     ReceivableStatus,
 )
 from .validation import CENT
+
+
+class EmailAddress(EmailStr):
+    """pydantic's EmailStr (same validation, errors and schema), except that `email_validator` is imported at the
+    first validation rather than when a model is built: the MCP server's start-up does not pay for it."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, _source: type[Any], _handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(cls._validate, core_schema.str_schema())
 
 
 def _two_places(value: Decimal) -> Decimal:
@@ -128,7 +139,7 @@ class Contact(Request):
 
     first_name: Text | None = Field(None, examples=["Marie"])
     last_name: Text | None = Field(None, examples=["Martin"])
-    email: EmailStr | None = Field(None, description="REQUIRED on at least one contact", examples=["marie.martin@debtorcorp.com"])
+    email: EmailAddress | None = Field(None, description="REQUIRED on at least one contact", examples=["marie.martin@debtorcorp.com"])
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
         None,
         description="E.164 (+33612345678). National French forms like `06 12 34 56 78` are normalised. HIGHLY RECOMMENDED.",
@@ -164,7 +175,7 @@ class PlatformInfo(Request):
 
 
 class CreateUserRequest(Request):
-    email: EmailStr = Field(description="The creditor's email (required)", examples=["finance@acme.example"])
+    email: EmailAddress = Field(description="The creditor's email (required)", examples=["finance@acme.example"])
     company: Company | None = None
     contact: UserContact | None = None
     platform: PlatformInfo | None = None

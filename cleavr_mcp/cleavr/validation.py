@@ -1,19 +1,13 @@
 """Checks shared by the client (before sending) and the sandbox (when receiving): identifiers, phones, money.
 
 Libraries do the checksums (python-stdnum) and phone parsing (phonenumbers); this module only adapts them to
-the contract's rules and wording.
+the contract's rules and wording. Both are imported on first use: the MCP server's start-up does not need them.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-
-import phonenumbers
-from stdnum.fr import siren as fr_siren
-from stdnum.fr import siret as fr_siret
-from stdnum.fr import tva as fr_tva
-from stdnum.util import clean
 
 from .contract import COMMISSION_TIERS
 
@@ -29,11 +23,15 @@ def to_money(value: Decimal | int | str | float) -> Decimal:
 
 
 def digits(value: str) -> str:
+    from stdnum.util import clean
+
     return clean(value, " .-/").strip()
 
 
 def is_valid_siret(value: str) -> bool:
     """14 digits whose Luhn checksum holds (La Poste excepted, as stdnum knows)."""
+    from stdnum.fr import siret as fr_siret
+
     v = digits(value)
     if len(v) != 14 or not v.isdigit():
         return False
@@ -41,12 +39,16 @@ def is_valid_siret(value: str) -> bool:
 
 
 def is_valid_siren(value: str) -> bool:
+    from stdnum.fr import siren as fr_siren
+
     v = digits(value)
     return len(v) == 9 and v.isdigit() and fr_siren.is_valid(v)
 
 
 def is_valid_fr_vat(value: str) -> bool:
     """`FR` + 2-character key + 9-digit SIREN, key checked."""
+    from stdnum.fr import tva as fr_tva
+
     v = digits(value).upper()
     if not v.startswith("FR"):
         return False
@@ -59,6 +61,8 @@ def normalize_phone(value: str, default_region: str = "FR") -> str | None:
     `06 12 34 56 78` → `+33612345678`; `+1-555-0100`-style fictional numbers are refused because they are not
     valid numbers anywhere.
     """
+    import phonenumbers
+
     try:
         parsed = phonenumbers.parse(value, default_region)
     except phonenumbers.NumberParseException:

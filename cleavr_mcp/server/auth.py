@@ -18,18 +18,20 @@ import hmac
 import logging
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import anyio
 import httpx2
-import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
 
 from ..config import Settings
+
+if TYPE_CHECKING:  # PyJWT (and cryptography under it) is imported only when a JWKS URL is configured
+    import jwt
 
 logger = logging.getLogger("cleavr_mcp.server.auth")
 
@@ -95,6 +97,8 @@ class JWKSCache:
         self.fetch_count = 0
 
     async def _fetch(self) -> None:
+        import jwt
+
         self.fetch_count += 1
         self._fetched_at = self._clock()
         try:
@@ -153,6 +157,8 @@ class JWTVerifier:
                    required_scopes=settings.jwt_required_scopes)
 
     async def verify_token(self, token: str) -> AccessToken | None:
+        import jwt
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

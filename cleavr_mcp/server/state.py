@@ -12,17 +12,19 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
 from mcp.server.mcpserver import Context
 
-from ..cleavr.client import CleavrClient
 from ..config import Environment, Settings
 from .confirm import ConfirmationTokens
 from .policy import ToolPolicy
 from .store import ServerStore
+
+if TYPE_CHECKING:  # the client (auth, retries, models) is imported when the backend opens, not at start-up
+    from ..cleavr.client import CleavrClient
 
 logger = logging.getLogger("cleavr_mcp.server")
 
@@ -65,6 +67,7 @@ def confirmation_key(settings: Settings) -> bytes:
 async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient, str]:
     # Imported here: the sandbox (FastAPI, SQLite, PDF code) is only loaded when it is used.
     from ..cleavr.auth import TokenManager, authorize_with_code_flow
+    from ..cleavr.client import CleavrClient
     from ..cleavr.contract import ALL_SCOPES, Paths
     from ..sandbox import SandboxConfig, create_app
     from ..sandbox.testing import demo_user_id, sandbox_credentials
@@ -85,6 +88,7 @@ async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[
 
 async def _remote_api(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient]:
     from ..cleavr.auth import auth_from_settings
+    from ..cleavr.client import CleavrClient
 
     assert settings.base_url is not None
     http = await stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
