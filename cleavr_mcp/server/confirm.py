@@ -132,6 +132,10 @@ def can_elicit(ctx: Context) -> bool:
 
 def ask(ctx: Context, question: Question) -> Elicit[BaseModel] | CannotAsk:
     """The resolver's answer: ask the human when the client can, else hand the question to the token flow."""
+    from .state import state_of
+
+    if state_of(ctx).live_writes_blocked:
+        return CannotAsk(question)  # the write will be refused: do not bother the human with a question
     if can_elicit(ctx):
         return Elicit(question.message, question.form)
     return CannotAsk(question)

@@ -74,6 +74,7 @@ def error_result(
     next_step: str | None = None,
     details: dict[str, Any] | None = None,
     tool: str | None = None,
+    environment: str | None = None,
 ) -> CallToolResult:
     """An `isError` result with the code, message, field and a next step naming a tool."""
     step = next_step or NEXT_STEPS.get(code, "Correct the input and call the tool again.")
@@ -86,21 +87,25 @@ def error_result(
         structured["error"]["details"] = details
     if tool:
         structured["error"]["tool"] = tool
+    if environment:
+        structured["environment"] = environment
+        lines.append(f"Environment: {environment}")
     return CallToolResult(content=[TextContent(type="text", text="\n".join(lines))], structured_content=structured,
                           is_error=True)
 
 
-def from_exception(exc: BaseException, *, tool: str) -> CallToolResult:
+def from_exception(exc: BaseException, *, tool: str, environment: str | None = None) -> CallToolResult:
     """Map a client/validation exception to an error result; unknown exceptions keep their text server-side."""
     from ..cleavr.errors import CleavrError, CleavrTransportError
 
     if isinstance(exc, CleavrTransportError) and getattr(exc, "outcome_unknown", False):
-        return error_result(code="OUTCOME_UNKNOWN", message=str(exc.message), tool=tool)
+        return error_result(code="OUTCOME_UNKNOWN", message=str(exc.message), tool=tool, environment=environment)
     if isinstance(exc, CleavrError):
         details = {k: v for k, v in (exc.details or {}).items() if k in _SAFE_DETAIL_KEYS}
         if exc.request_id:
             details["request_id"] = exc.request_id
-        return error_result(code=exc.code, message=exc.message, field=exc.field, details=details or None, tool=tool)
+        return error_result(code=exc.code, message=exc.message, field=exc.field, details=details or None, tool=tool,
+                            environment=environment)
     if isinstance(exc, ValidationError):
         return validation_error_result(exc, tool=tool)
     logger.exception("tool %s failed unexpectedly", tool)

@@ -68,8 +68,8 @@ async def approve(
 
     if state.live_writes_blocked:
         return refused("none", error_result(code="LIVE_WRITES_DISABLED", message=(
-            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool),
-            "LIVE_WRITES_DISABLED")
+            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool,
+            environment=state.environment.value), "LIVE_WRITES_DISABLED")
 
     if isinstance(answer, DeclinedElicitation):
         return refused("elicitation", _outcome(outcome, state, "declined",
@@ -106,7 +106,8 @@ async def approve(
             state.tokens.redeem(tool, payload, confirmation_token)
         except ConfirmationError as exc:
             return refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
-                                                 field="confirmation_token", tool=tool), f"TOKEN_{exc.reason.upper()}")
+                                                 field="confirmation_token", tool=tool,
+                                                 environment=state.environment.value), f"TOKEN_{exc.reason.upper()}")
         return Approval("token", {"confirm": True, "proceed_without_phone": True})
     answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
     if not answers.get("confirm"):
@@ -134,11 +135,12 @@ async def execute(
     if state.live_writes_blocked:
         state.store.append_audit(**audit, outcome="refused", error_code="LIVE_WRITES_DISABLED")
         return error_result(code="LIVE_WRITES_DISABLED", message=(
-            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool)
+            f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool,
+            environment=state.environment.value)
     try:
         result = await call()
     except Exception as exc:  # noqa: BLE001 - every failure becomes an isError result, audited
         state.store.append_audit(**audit, outcome="failed", error_code=getattr(exc, "code", type(exc).__name__))
-        return from_exception(exc, tool=tool)
+        return from_exception(exc, tool=tool, environment=state.environment.value)
     state.store.append_audit(**audit, outcome="done", result_id=result_id(result), replayed=replayed(result))
     return result

@@ -78,7 +78,8 @@ async def test_live_writes_refused_without_opt_in(sandbox, tmp_path, routed):
     assert "LIVE" in server.instructions
     before = await sandbox_counts(sandbox)
     email = f"live-{uuid.uuid4().hex[:6]}@creditor.example"
-    async with Client(server, elicitation_callback=Human()) as client:
+    human = Human()
+    async with Client(server, elicitation_callback=human) as client:
         quote = await client.call_tool("quote_commission", {"amount": "1000.00", "days_overdue": 40})
         user = await client.call_tool("create_user", {"user": {"email": email}})
         submit = await client.call_tool("submit_receivable", {"receivable": submission(sandbox.demo_user)})
@@ -95,6 +96,8 @@ async def test_live_writes_refused_without_opt_in(sandbox, tmp_path, routed):
         assert "CLEAVR_MCP_ALLOW_LIVE_WRITES=true" in error["next_step"]  # how to opt in
         assert "CLEAVR_MCP_ALLOW_LIVE_WRITES=true" in result.content[0].text
     assert "confirmation" not in str(token_flow.structured_content)  # no token is minted for a refused write
+    assert human.asked == []  # the human is not asked to confirm a write that will be refused anyway
+    assert all(r.structured_content["environment"] == "live" for r in (user, submit, token_flow))
     assert await sandbox_counts(sandbox) == before  # nothing was written
     rows = audit_rows(settings)
     assert [(r.tool, r.outcome, r.error_code, r.environment) for r in rows] == [
