@@ -59,7 +59,7 @@ class EventHub:
         self.bus: SubscriptionBus = bus or InMemorySubscriptionBus()
         self.endpoints = EndpointStore.for_settings(settings)
         self._inbox: EventInbox | None = None
-        self._legacy: dict[str, list[Any]] = {}  # uri -> 2025-era sessions subscribed to it
+        self._legacy: dict[str, list[tuple[Any, Any]]] = {}  # uri -> 2025-era (connection, session)
         self._states: list[AppState] = []
         self._listener_running = False
         self.listener_port: int | None = None  # the port the webhook listener is bound to, once started
@@ -133,21 +133,23 @@ class EventHub:
     async def publish(self, uris: Iterable[str]) -> None:
         for uri in uris:
             await self.bus.publish(ResourceUpdated(uri=uri))
-            for session in list(self._legacy.get(uri, ())):
+            for key, session in list(self._legacy.get(uri, ())):
                 try:
                     await session.send_resource_updated(uri)
-                except Exception:  # noqa: BLE001 - a closed session: forget it
-                    self.unsubscribe_legacy(uri, session)
+                except Exception:  # noqa: BLE001 - a closed connection: forget it
+                    self.unsubscribe_legacy(uri, key)
 
-    def subscribe_legacy(self, uri: str, session: Any) -> None:
-        sessions = self._legacy.setdefault(uri, [])
-        if not any(s is session for s in sessions):
-            sessions.append(session)
+    def subscribe_legacy(self, uri: str, key: Any, session: Any) -> None:
+        """`key` identifies the client connection (sessions are per request); `session` sends the notification."""
+        subscribers = self._legacy.setdefault(uri, [])
+        if not any(k is key for k, _ in subscribers):
+            subscribers.append((key, session))
 
-    def unsubscribe_legacy(self, uri: str, session: Any) -> None:
-        sessions = self._legacy.get(uri, [])
-        self._legacy[uri] = [s for s in sessions if s is not session]
-        if not self._legacy[uri]:
+    def unsubscribe_legacy(self, uri: str, key: Any) -> None:
+        kept = [(k, s) for k, s in self._legacy.get(uri, []) if k is not key]
+        if kept:
+            self._legacy[uri] = kept
+        else:
             self._legacy.pop(uri, None)
 
     # --- polling --------------------------------------------------------------------------------------------
@@ -210,3 +212,4 @@ class EventHub:
 
         mount(server, self)
         add_legacy_subscriptions(server, self)
+        server.event_hub = self  # type: ignore[attr-defined]  # for operators and tests: the hub of this server
