@@ -316,6 +316,12 @@ async def _read_book(state: AppState, ci: CleverInvoClient, *, search: str | Non
     return Book(today, invoices, clients, submitted, await _rates(state))
 
 
+InvoiceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                                 description="The CleverInvo invoice id (from list_overdue_invoices)",
+                                 examples=["clx4k2j9a0000abcd1234efgh"])]
+CreditorId = Annotated[UserId, Field(description="The creditor (Cleavr user) owed the money, usr_clv_…")]
+
+
 # --- output shapes -------------------------------------------------------------------------------------------
 class OverdueInvoiceRow(BaseModel):
     """A past-due invoice Cleavr can recover now."""
@@ -521,8 +527,7 @@ class InvoiceView(BaseModel):
 @tool(title="Get a CleverInvo invoice", toolset=Toolset.CLEVERINVO, kind=Kind.READ, idempotent=True,
       open_world=False)
 async def get_invoice(
-    invoice_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                                     examples=["clx4k2j9a0000abcd1234efgh"])],
+    invoice_id: InvoiceId,
     ctx: Context,
 ) -> InvoiceView:
     """One CleverInvo invoice in full: lines, totals, what is still due, whether Cleavr can recover it (or why
@@ -567,9 +572,6 @@ async def get_invoice(
 
 
 # --- recover_invoice -------------------------------------------------------------------------------------------
-InvoiceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                                 description="The CleverInvo invoice id (from list_overdue_invoices)",
-                                 examples=["clx4k2j9a0000abcd1234efgh"])]
 
 
 @dataclass(frozen=True)
@@ -757,7 +759,7 @@ def _replay(state: AppState, tool_name: str, payload: dict[str, Any], user_id: s
       open_world=True)
 async def recover_invoice(
     invoice_id: InvoiceId,
-    user_id: UserId,
+    user_id: CreditorId,
     ctx: Context,
     loaded: Annotated[Any, Resolve(_load_one)],
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_recover)],
@@ -971,7 +973,7 @@ def _summarise(plan_results: list[InvoiceRecoveryResult]) -> dict[str, int]:
 @tool(title="Recover overdue CleverInvo invoices in bulk", toolset=Toolset.CLEVERINVO, kind=Kind.WRITE, money=True,
       idempotent=True, open_world=True)
 async def recover_invoices(
-    user_id: UserId,
+    user_id: CreditorId,
     ctx: Context,
     loaded: Annotated[Any, Resolve(_load_many)],
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_many)],
