@@ -109,7 +109,8 @@ async def submit_evidence(
                            message=f"Evidence sent for {receivable_id}; status is now {result.value.status.value}.",
                            receivable=receivable_summary(result.value),
                            documents=[f"{f.filename} ({d.type.value}, {f.size} bytes)" for d, f in zip(documents, loaded)],
-                           next_step="Follow the receivable with get_receivable or list_events.")
+                           next_step=f"Mark the dispute's events handled: ack_event(receivable_id={receivable_id}). "
+                           "Follow the receivable with get_receivable or list_events.")
 
 
 # --- partial payments -----------------------------------------------------------------------------------------
@@ -168,4 +169,5 @@ async def handle_partial_payment(
         return result
     return PartialPaymentOutcome(status="done", environment=state.environment.value, idempotent_replay=result.replayed,
                                  message=f"Partial payment on {receivable_id}: {action.value}; status "
-                                 f"{result.value.status.value}.", receivable=receivable_summary(result.value))
+                                 f"{result.value.status.value}.", receivable=receivable_summary(result.value),
+                                 next_step="Mark the receivable.partial_payment event handled with ack_event.")

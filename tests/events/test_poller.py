@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from mcp import Client
 
-from cleavr_mcp.cleavr import wire
 from cleavr_mcp.config import Settings
 from cleavr_mcp.events.hub import EventHub
 from cleavr_mcp.events.receiver import receive

@@ -129,7 +129,6 @@ async def test_signature_is_checked_before_parsing(receiver):
 
 async def test_secrets_of_registered_endpoints_are_accepted(settings):
     from cleavr_mcp.cleavr.models import WebhookEndpoint
-
     from cleavr_mcp.config import Settings
 
     hub = EventHub(Settings(_env_file=None, data_dir=settings.data_dir))
@@ -149,10 +148,9 @@ async def test_secrets_of_registered_endpoints_are_accepted(settings):
 
 async def test_the_http_server_mounts_the_receiver(settings):
     """The same receiver on the MCP HTTP app (no bearer auth there: the HMAC is the authentication)."""
+    from cleavr_mcp.config import Settings
     from cleavr_mcp.server.app import build_server
     from cleavr_mcp.server.http import build_http_app
-
-    from cleavr_mcp.config import Settings
 
     http_settings = Settings(_env_file=None, data_dir=settings.data_dir, webhook_secret=SECRET,
                              base_url="http://127.0.0.1:9", auth_tokens=["secret-token"])
