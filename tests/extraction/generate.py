@@ -595,6 +595,8 @@ PLAN: list[tuple[str, set[str]]] = [
     ("fr_table", {"big"}), ("fr_letter", {"big"}), ("minimal_en", {"big"}),
     # scans (OCR path)
     ("fr_table", {"scan"}), ("fr_two_column", {"scan", "no_phone"}), ("us", {"scan"}), ("minimal_fr", {"scan"}),
+    # long invoices: the item table runs onto page 2, totals and terms end up there
+    ("fr_table", {"long"}), ("us", {"long", "big"}), ("fr_two_column", {"long", "no_due"}),
 ]
 
 
@@ -607,6 +609,8 @@ def _spec(rng: random.Random, template: str, language: str, tags: set[str], inde
     n_items = rng.randint(1, 3)
     pool = ITEMS_EN if language == "en" else ITEMS_FR
     descs = rng.sample(pool, n_items)
+    if "long" in tags:
+        descs += [f"{rng.choice(pool)} ({'lot' if fr else 'batch'} {k})" for k in range(2, rng.randint(32, 40))]
     scale = 10 if "big" in tags else 1
     items = [
         (d, Decimal(rng.randint(1, 12)), (Decimal(rng.randint(4000, 95000)) * scale / 100).quantize(CENT))

@@ -44,8 +44,7 @@ def test_real_corpus_debtor_is_never_the_issuer(real_results):
     issuers = {name: expected["issuer"].lower() for name, _, expected in real_results}
     for name, result, _ in real_results:
         company = (result["data"]["debtor"].get("company_name") or "").lower()
-        if name != "coolblue1":  # Dutch layout with the customer on the left: no label to tell, a known miss
-            assert not company or issuers[name] not in company, (name, company)
+        assert not company or issuers[name] not in company, (name, company)
 
 
 def test_generated_text_pdfs(generated, text_results):

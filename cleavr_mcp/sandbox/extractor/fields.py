@@ -420,6 +420,9 @@ def _with_close_cells(line: Line, cell) -> str:
 
 
 MERGE_GAP = 3
+ISSUER_MARKERS = re.compile(
+    r"\b(?:iban|bic|swift|kvk|rcs|capital|si[èe]ge|www\.|https?://|registered|handelsregister)\b", re.IGNORECASE
+)
 BLOCK_STOP_LABELS = L.ALL_FIELD_LABELS + L.DEBTOR_BLOCK + L.SERVICE
 
 
@@ -443,7 +446,9 @@ class DebtorFinder:
                     out.append(DebtorBlock(block, lab.strength, line.index, lab.name))
         return out
 
-    def _column_below(self, line: Line, columns: set[int], max_lines: int = 10) -> list[str]:
+    def _column_below(
+        self, line: Line, columns: set[int], max_lines: int = 10, seen: set[tuple[int, int]] | None = None
+    ) -> list[str]:
         """The block's lines: cells starting in the label's column, down to a gap of two lines with nothing there
         (one is tolerated: some layouts put a blank between address lines) or the next label."""
         out: list[str] = []
@@ -461,6 +466,8 @@ class DebtorFinder:
             if any(lab.pattern.match(cell.text) for lab in BLOCK_STOP_LABELS) or L.SERVICE_HEADER.fullmatch(cell.text):
                 break
             out.append(_with_close_cells(nxt, cell))
+            if seen is not None:
+                seen.add((nxt.index, cell.start))
         return out
 
     def unlabelled_blocks(self) -> list[DebtorBlock]:
@@ -481,20 +488,23 @@ class DebtorFinder:
             for cell in line.cells:
                 if (line.index, cell.start) in seen:
                     continue
-                texts, idx = [_with_close_cells(line, cell)], line.index
-                seen.add((idx, cell.start))
-                for nxt in self.doc.lines[idx + 1 : idx + 9]:
-                    c2 = next((c for c in nxt.cells if abs(c.start - cell.start) <= COLUMN_TOLERANCE), None)
-                    if c2 is None or nxt.page != line.page:
-                        break
-                    seen.add((nxt.index, c2.start))
-                    texts.append(_with_close_cells(nxt, c2))
-                if 2 <= len(texts) <= 8 and any(parse_postal_line(t) for t in texts[1:]):
-                    blocks.append((cell.start, DebtorBlock(texts, UNLABELLED, line.index, "unlabelled")))
+                seen.add((line.index, cell.start))
+                below = self._column_below(line, {cell.start}, max_lines=8, seen=seen)
+                texts = [_with_close_cells(line, cell), *below]
+                postal = [i for i, t in enumerate(texts) if i and parse_postal_line(t)]
+                if not postal:
+                    continue
+                end = postal[-1] + 1
+                if end < len(texts) and country_of(texts[end]):
+                    end += 1
+                # Bank details, registry numbers and a website next to an address mark the issuer's letterhead.
+                issuer_like = any(ISSUER_MARKERS.search(t) for t in texts)
+                if 2 <= end <= 8:
+                    blocks.append((issuer_like, cell.start, DebtorBlock(texts[:end], UNLABELLED, line.index, "unlabelled")))
         if not blocks:
             return []
-        blocks.sort(key=lambda b: (-b[0], b[1].line_index))
-        return [blocks[0][1]]
+        blocks.sort(key=lambda b: (b[0], -b[1], b[2].line_index))
+        return [blocks[0][2]]
 
     def labelled_contact_names(self) -> list[tuple[str | None, str | None]]:
         """`Contact : Marie Martin` on its own line outside the address block."""
