@@ -103,3 +103,20 @@ async def test_background_poller_runs_when_enabled_and_stays_idle_by_default(tmp
         await client.call_tool("list_events", {})
     assert quiet.event_hub.poll_passes == 0
     assert Settings.model_fields["poll_events"].default is True  # on by default (stdio has no other way)
+
+
+async def test_list_events_can_refresh_on_demand(settings, admin):
+    from cleavr_mcp.server.app import build_server
+
+    server = build_server(settings)
+    rid = await admin.create_receivable(demo_user(settings), "INV-POLL-5")
+    async with Client(server) as client:
+        first = (await client.call_tool("list_events", {"refresh": True})).structured_content
+        assert first["rows"] == [] and "baseline" in first["refreshed"]
+        await admin.advance(rid, "partial_payment", paid_amount="1250.00")
+        second = (await client.call_tool("list_events", {"refresh": True})).structured_content
+        plain = (await client.call_tool("list_events", {})).structured_content
+    assert "1 new change" in second["refreshed"] and plain["refreshed"] is None
+    (row,) = second["rows"]
+    assert (row["type"], row["derived"], row["source"]) == ("receivable.partial_payment", True, "poller")
+    assert row["next_tools"] == ["handle_partial_payment"]
