@@ -78,6 +78,9 @@ if TYPE_CHECKING:
 EXTRA_KEY = "cleverinvo"
 PREVIEW_USER = "usr_clv_preview"  # to_receivable needs a user id; list previews discard the receivable
 BATCH_CHUNK = MAX_BATCH
+# Each full invoice read (line items → the service description) is one CleverInvo call, at 120 a minute: a bigger
+# set is mapped from its list rows instead, so one tool call never waits minutes on the rate limit.
+FULL_INVOICE_READS = 60
 
 # Next steps for the codes only these tools produce (the shared table reads them by code).
 for _code, _step in {
@@ -134,7 +137,9 @@ async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
 
         async def sandbox() -> CleverInvoClient:
             await state.client.get()  # type: ignore[attr-defined]  # opens the embedded sandbox, sets state.http
-            return client_from_settings(settings, state.http, sandbox_url=SANDBOX_HOST)  # type: ignore[arg-type,return-value]
+            http = state.http
+            assert http is not None
+            return client_from_settings(settings, http, sandbox_url=SANDBOX_HOST)  # type: ignore[return-value]
 
         state.extras[EXTRA_KEY] = _LazyCleverInvo(sandbox)
 
@@ -146,12 +151,14 @@ async def cleverinvo_client(state: AppState) -> CleverInvoClient:
     return await lazy.get()
 
 
-def _failure(exc: BaseException, *, tool: str) -> CallToolResult:
-    """CleverInvo errors in the shared error shape; anything else through the shared mapping."""
+def _failure(exc: BaseException, *, tool: str, environment: str | None = None) -> CallToolResult:
+    """CleverInvo errors in the shared error shape; anything else through the shared mapping. Write tools pass
+    their environment (it is part of every write result)."""
     if isinstance(exc, CleverInvoUnavailable):
-        return error_result(code="CLEVERINVO_NOT_CONFIGURED", message=str(exc), tool=tool)
+        return error_result(code="CLEVERINVO_NOT_CONFIGURED", message=str(exc), tool=tool, environment=environment)
     if isinstance(exc, NotRecoverableError):
-        return error_result(code="NOT_RECOVERABLE", message="; ".join(exc.reasons), tool=tool)
+        return error_result(code="NOT_RECOVERABLE", message="; ".join(exc.reasons), tool=tool,
+                            environment=environment)
     if isinstance(exc, CleverInvoError):
         if isinstance(exc, NotFoundError):
             code = "CLEVERINVO_NOT_FOUND"
@@ -165,8 +172,8 @@ def _failure(exc: BaseException, *, tool: str) -> CallToolResult:
             code = "VALIDATION_ERROR"
         else:
             code = "CLEVERINVO_UNAVAILABLE"
-        return error_result(code=code, message=f"CleverInvo: {exc.message}", tool=tool)
-    return from_exception(exc, tool=tool)
+        return error_result(code=code, message=f"CleverInvo: {exc.message}", tool=tool, environment=environment)
+    return from_exception(exc, tool=tool, environment=environment)
 
 
 # --- reading: rates, receivables already submitted, the invoice book --------------------------------------
@@ -349,7 +356,8 @@ class BlockedInvoiceRow(BaseModel):
     days_overdue: int
     amount_due: str | None = Field(None, description="With its currency, e.g. '5000.00 USD'")
     reasons: list[str]
-    codes: list[str] = Field(description="not_eur, no_email, already_submitted, zero_due, amount_due_unknown, invalid_data…")
+    codes: list[str] = Field(
+        description="not_eur, no_email, already_submitted, zero_due, amount_due_unknown, invalid_data…")
     receivable_id: str | None = Field(None, description="The Cleavr receivable it already became")
     fixable: bool = Field(description="True when only the user's input is missing: recover_invoice asks for it")
 
@@ -599,7 +607,7 @@ async def _onboarded(state: AppState, user_id: str, tool_name: str) -> CallToolR
     status = await state.client.get_onboarding_status(user_id)
     if status.capabilities.send_receivables:
         return None
-    return error_result(code="USER_NOT_ONBOARDED", tool=tool_name,
+    return error_result(code="USER_NOT_ONBOARDED", environment=state.environment.value, tool=tool_name,
                         message=f"Creditor {user_id} has not completed onboarding (status {status.status.value}).",
                         details={"onboarding_url": status.onboarding_url})
 
@@ -621,7 +629,7 @@ async def _load_one(invoice_id: str, user_id: str, ctx: Context) -> OneInvoice |
         if refused is not None:
             return Failed(refused)
     except Exception as exc:  # noqa: BLE001 - reported by the body
-        return Failed(_failure(exc, tool="recover_invoice"))
+        return Failed(_failure(exc, tool="recover_invoice", environment=state.environment.value))
     return OneInvoice(date.today(), invoice, client, None)
 
 
@@ -675,7 +683,7 @@ async def _ask_recover(
     verdict = assess(inv, client or inv.client, today, amount_due=amount_due)
     hard = _hard_reasons(verdict)
     if hard:
-        return Failed(error_result(code="NOT_RECOVERABLE", tool="recover_invoice",
+        return Failed(error_result(code="NOT_RECOVERABLE", environment=state.environment.value, tool="recover_invoice",
                                    message=f"Invoice {inv.invoice_number} cannot be recovered: " + "; ".join(hard)))
     ask_amount = inv.status == InvoiceStatus.PARTIALLY_PAID or inv.amount_due is None
     due = verdict.amount_due  # the argument, else what CleverInvo says (None: unknown)
@@ -685,20 +693,22 @@ async def _ask_recover(
     need_phone = "phone" in mapped.missing
     refusal = cleavr_refusal(mapped)
     if refusal is not None:
-        return Failed(error_result(code="NOT_RECOVERABLE", tool="recover_invoice", message=(
+        return Failed(error_result(code="NOT_RECOVERABLE", environment=state.environment.value,
+                                   tool="recover_invoice", message=(
             f"Invoice {inv.invoice_number}: the CleverInvo data would be refused by Cleavr ({refusal}). Nothing was "
             "sent."), next_step="Ask the user to correct the client or invoice in CleverInvo, then call "
             "recover_invoice again."))
     try:
         if due is not None:
-            quote = await state.client.calculate_commission(CommissionQuoteRequest(amount=due, invoice_date=inv.issue_date))
+            request = CommissionQuoteRequest(amount=due, invoice_date=inv.issue_date)
+            quote = await state.client.calculate_commission(request)
             quote_line = (f"Commission: {quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
                           f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})")
         else:
             rate, tier = (await _rates(state)).rate(_age(inv, today))
             quote_line = f"Commission: {rate:.2f} % of what Cleavr recovers ({tier})"
     except Exception as exc:  # noqa: BLE001
-        return Failed(from_exception(exc, tool="recover_invoice"))
+        return Failed(from_exception(exc, tool="recover_invoice", environment=state.environment.value))
     lines = [
         f"Send CleverInvo invoice {inv.invoice_number} to Cleavr for debt recovery ({state.environment.value})?",
         f"Debtor: {_debtor_line(mapped)}",
@@ -796,7 +806,8 @@ async def recover_invoice(
     answers = decision.answers
 
     def invalid(field_name: str, message: str, step: str) -> CallToolResult:
-        return error_result(code="VALIDATION_ERROR", field=field_name, tool=tool_name, message=message + " Nothing was sent.",
+        return error_result(code="VALIDATION_ERROR", environment=state.environment.value, field=field_name,
+                            tool=tool_name, message=message + " Nothing was sent.",
                             next_step=step)
 
     amount = amount_due
@@ -818,12 +829,14 @@ async def recover_invoice(
         mapped = to_receivable(inv, client, user_id=user_id, today=loaded.today, amount_due=amount, email=email,
                                phone=phone)
     except NotRecoverableError as exc:
-        return _failure(exc, tool=tool_name)
+        return _failure(exc, tool=tool_name, environment=state.environment.value)
     if "email" in mapped.missing:
-        return error_result(code="DEBTOR_EMAIL_NEEDED", tool=tool_name, field="debtor_email",
+        return error_result(code="DEBTOR_EMAIL_NEEDED", environment=state.environment.value, tool=tool_name,
+                            field="debtor_email",
                             message="No debtor email was given; Cleavr requires one. Nothing was sent.")
     if "amount_due" in mapped.missing:
-        return error_result(code="AMOUNT_DUE_NEEDED", tool=tool_name, field="amount_due",
+        return error_result(code="AMOUNT_DUE_NEEDED", environment=state.environment.value, tool=tool_name,
+                            field="amount_due",
                             message="The amount still due is unknown. Nothing was sent.")
     without_phone = "phone" in mapped.missing
     if without_phone and not answers.get("proceed_without_phone"):
@@ -834,7 +847,7 @@ async def recover_invoice(
     try:
         create: ReceivableCreate = mapped.to_model(force_proceed=True if without_phone else None)
     except ValidationError as exc:
-        return from_exception(exc, tool=tool_name)
+        return from_exception(exc, tool=tool_name, environment=state.environment.value)
     key = idempotency_key_for_invoice(inv.id, user_id)
     result = await execute(ctx, tool=tool_name, payload=payload, approval=decision,
                            call=lambda: state.client.submit_receivable(create, idempotency_key=key),
@@ -886,7 +899,7 @@ async def _load_many(user_id: str, min_days_overdue: int, client_search: str | N
             if refused is not None:
                 return Failed(refused)
     except Exception as exc:  # noqa: BLE001
-        return Failed(_failure(exc, tool="recover_invoices"))
+        return Failed(_failure(exc, tool="recover_invoices", environment=state.environment.value))
     already = [e for e in blocked if e.receivable is not None]
     skipped = [e for e in blocked if e.receivable is None]
     return Plan(book, min_days_overdue, recoverable, already, skipped)
@@ -916,11 +929,13 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
              f"Total {euros(total)} still due; commission if all recovered {euros(fees)}; you would receive "
              f"{euros(total - fees)}."]
     for e in plan.to_send[:30]:
+        due, rate = e.verdict.amount_due, e.fee["rate_percentage"]  # type: ignore[index]
+        assert due is not None
         flag = "" if e.has_phone else " (no phone)"
-        if e.verdict.amount_due != e.verdict.total:
-            flag += f" (partially paid: {euros(e.verdict.amount_due)} of {euros(e.verdict.total)} still due)"  # type: ignore[arg-type]
-        lines.append(f"- {e.invoice.invoice_number} {e.client_name}: {euros(e.verdict.amount_due)}, "  # type: ignore[arg-type]
-                     f"{e.verdict.days_overdue} days overdue, fee {e.fee['rate_percentage']:.2f} %{flag}")  # type: ignore[index]
+        if due != e.verdict.total:
+            flag += f" (partially paid: {euros(due)} of {euros(e.verdict.total)} still due)"
+        lines.append(f"- {e.invoice.invoice_number} {e.client_name}: {euros(due)}, "
+                     f"{e.verdict.days_overdue} days overdue, fee {rate:.2f} %{flag}")
     if len(plan.to_send) > 30:
         lines.append(f"- … and {len(plan.to_send) - 30} more")
     if plan.no_phone:
@@ -929,10 +944,12 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
     if plan.skipped:
         why = []
         for code, label in ((Blocker.NOT_EUR, "not in EUR"), (Blocker.NO_EMAIL, "without a client email"),
-                            (Blocker.AMOUNT_UNKNOWN, "with an unknown amount due"), (Blocker.ZERO_DUE, "with nothing due")):
+                            (Blocker.AMOUNT_UNKNOWN, "with an unknown amount due"),
+                            (Blocker.ZERO_DUE, "with nothing due"), (INVALID_DATA, "with data Cleavr would refuse")):
             if n := _count(plan.skipped, code):
                 why.append(f"{n} {label}")
-        lines.append(f"Not sent: {len(plan.skipped)} that cannot be recovered as they are ({', '.join(why) or 'see results'}).")
+        lines.append(f"Not sent: {len(plan.skipped)} that cannot be recovered as they are "
+                     f"({', '.join(why) or 'see results'}).")
     if plan.already:
         lines.append(f"Already on Cleavr, not sent again: {len(plan.already)}.")
     return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm))
@@ -1013,15 +1030,18 @@ async def recover_invoices(
     sending = [(i, e) for i, e in enumerate(plan.to_send) if e.has_phone or proceed_without_phone]
     for i, e in enumerate(plan.to_send):
         if not (e.has_phone or proceed_without_phone):
-            results[i] = _result(i, e, "skipped", reason="No debtor phone and the user chose not to proceed without one.")
+            results[i] = _result(i, e, "skipped",
+                                 reason="No debtor phone and the user chose not to proceed without one.")
     # Progress: one step per invoice read from CleverInvo, one per batch sent to Cleavr.
     steps = len(sending) + -(-len(sending) // BATCH_CHUNK)
     ci = await cleverinvo_client(state)
+    read_full = len(sending) <= FULL_INVOICE_READS
     prepared: list[tuple[int, Entry, ReceivableCreate]] = []
     for done, (i, e) in enumerate(sending, 1):
         try:
-            full = await ci.get_invoice(e.invoice.id)  # the line items become the service description
-            mapped = to_receivable(full, e.client, user_id=user_id, today=plan.book.today)
+            # The full invoice's line items become the service description.
+            source = await ci.get_invoice(e.invoice.id) if read_full else e.invoice
+            mapped = to_receivable(source, e.client, user_id=user_id, today=plan.book.today)
             if mapped.receivable["invoice"]["amount"] != e.verdict.amount_due:
                 results[i] = _result(i, e, "skipped", reason="The invoice changed in CleverInvo since the "
                                      "confirmation; run recover_invoices again.")
@@ -1034,7 +1054,8 @@ async def recover_invoices(
                                  error_code="VALIDATION_ERROR")
         except CleverInvoError as exc:
             results[i] = _result(i, e, "failed", reason=f"CleverInvo: {exc.message}", error_code="CLEVERINVO_ERROR")
-        await ctx.report_progress(done, steps, f"Read {e.invoice.invoice_number} from CleverInvo ({done}/{len(sending)})")
+        await ctx.report_progress(done, steps,
+                                  f"Read {e.invoice.invoice_number} from CleverInvo ({done}/{len(sending)})")
 
     duplicates: list[int] = []
     chunks = [prepared[k:k + BATCH_CHUNK] for k in range(0, len(prepared), BATCH_CHUNK)]
@@ -1080,11 +1101,14 @@ async def recover_invoices(
     submitted = [(r, order[r.index]) for r in ordered if r.outcome == "submitted"]
     total = _sum(e.verdict.amount_due for _, e in submitted)
     fee = _sum(e.fee["commission_amount"] for _, e in submitted if e.fee)
-    parts = [f"{counts.get(k, 0)} {k.replace('_', ' ')}" for k in ("submitted", "already_submitted", "skipped", "failed")
+    parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in ("submitted", "already_submitted", "skipped", "failed")
              if counts.get(k)]
     message = "Done: " + ", ".join(parts) + "."
     if submitted:
         message += f" Submitted {euros(total)} (commission {euros(fee)} if all recovered)."
+        if not read_full:
+            message += (f" With more than {FULL_INVOICE_READS} invoices the line items were not read: the "
+                        "receivables carry numbers, dates and amounts but no service description.")
     step = "Follow them with list_receivables."
     if counts.get("failed"):
         step += " Failed ones can be retried: call recover_invoices again (already submitted ones are not resent)."

@@ -69,7 +69,8 @@ async def test_partially_paid_amount_is_shown_and_can_be_corrected(server, setti
     too_much = Human(content={"confirm": True, "amount_due": "6000"})
     async with client(server, "auto", too_much) as c:
         refused = await c.call_tool("recover_invoice", args)
-    assert refused.is_error and "VALIDATION_ERROR" in refused.content[0].text and "amount_due" in refused.content[0].text
+    text = refused.content[0].text
+    assert refused.is_error and "VALIDATION_ERROR" in text and "amount_due" in text and "Environment: sandbox" in text
     assert await receivable_count(admin) == 0
 
     human = Human(content={"confirm": True, "amount_due": "3 000,00 €"})

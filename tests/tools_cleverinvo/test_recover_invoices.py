@@ -51,7 +51,8 @@ async def test_overdue_45_days_mixed_outcomes_then_nothing_new(server, settings,
         assert f"Send {len(rows)} CleverInvo invoice(s) overdue ≥ 45 days" in asked.message
         assert f"Total {euros(total)} still due; commission if all recovered {euros(fee)}" in asked.message
         assert "1 have no debtor phone" in asked.message and "82% to 45%" in asked.message
-        assert "Not sent: 4 that cannot be recovered as they are (1 not in EUR, 3 without a client email)" in asked.message
+        assert ("Not sent: 4 that cannot be recovered as they are (1 not in EUR, 3 without a client email)"
+                in asked.message)
         assert set(asked.requested_schema["properties"]) == {"confirm", "proceed_without_phone"}
 
         # Per-invoice results.
@@ -106,6 +107,9 @@ async def test_an_invoice_submitted_outside_is_reported_with_its_receivable(serv
     async with client(server, "auto", Human(content={"confirm": True, "proceed_without_phone": True})) as c:
         existing = sc(await c.call_tool("submit_receivable", {"receivable": manual}))["receivable"]["id"]
         out = sc(await c.call_tool("recover_invoices", {"user_id": user, "min_days_overdue": 300}))
+        sent = next(r for r in out["results"] if r["outcome"] == "submitted")
+        view = sc(await c.call_tool("get_receivable", {"receivable_id": sent["receivable_id"]}))
+    assert view["service_description"] and view["metadata"]["platform_invoice_id"] == sent["invoice_id"]
     result = next(r for r in out["results"] if r["invoice_id"] == invoice.id)
     assert result["outcome"] == "already_submitted" and result["receivable_id"] == existing
     assert "already on active receivable" in result["reason"]
@@ -215,8 +219,23 @@ async def test_client_data_cleavr_would_refuse_is_listed_and_never_sent(server, 
         single = await c.call_tool("recover_invoice", {"invoice_id": draft.id, "user_id": demo_user(settings)})
     assert listed["recoverable"] == []
     [row] = listed["not_recoverable"]
-    assert row["codes"] == ["invalid_data"] and "email" in row["reasons"][0] and "fix it in CleverInvo" in row["reasons"][0]
+    assert row["codes"] == ["invalid_data"]
+    assert "email" in row["reasons"][0] and "fix it in CleverInvo" in row["reasons"][0]
     assert batch["message"].startswith("Nothing to send") and batch["results"][0]["outcome"] == "skipped"
     assert single.is_error and "NOT_RECOVERABLE" in single.content[0].text and "email" in single.content[0].text
     assert human.asked == []
     assert await receivable_count(admin) == 0
+
+
+async def test_large_sets_are_mapped_from_the_list_rows(server, settings, monkeypatch):
+    """Above FULL_INVOICE_READS invoices the line items are not read one by one (CleverInvo allows 120 calls a
+    minute): the receivables go without a service description, and the summary says so."""
+    from cleavr_mcp.tools import cleverinvo
+
+    monkeypatch.setattr(cleverinvo, "FULL_INVOICE_READS", 1)
+    async with client(server, "auto", Human()) as c:
+        out = sc(await c.call_tool("recover_invoices", {"user_id": demo_user(settings), "client_search": "Dupont"}))
+        ids = [r["receivable_id"] for r in out["results"] if r["outcome"] == "submitted"]
+        views = [sc(await c.call_tool("get_receivable", {"receivable_id": rid})) for rid in ids]
+    assert len(ids) == 2 and "no service description" in out["message"]
+    assert all(v["service_description"] is None and v["invoice_numbers"] for v in views)
