@@ -24,7 +24,8 @@ _TEXT_PROBE_PAGES = 5
 
 Kind = Literal["pdf", "png", "jpeg"]
 ReasonCode = Literal[
-    "EMPTY", "TOO_LARGE", "NOT_PDF", "NOT_IMAGE", "CORRUPT", "ENCRYPTED", "TOO_MANY_PAGES", "OCR_UNAVAILABLE"
+    "EMPTY", "TOO_LARGE", "NOT_PDF", "NOT_IMAGE", "CORRUPT", "ENCRYPTED", "TOO_MANY_PAGES", "OCR_UNAVAILABLE",
+    "OCR_FAILED",
 ]
 
 

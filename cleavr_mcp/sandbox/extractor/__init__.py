@@ -32,7 +32,8 @@ class OcrUnavailable(InvalidFileError):
             "OCR_UNAVAILABLE",
             message
             or "This PDF is a scanned image with no text layer; reading it needs OCR, and Tesseract is not installed "
-            "on the server (apt-get install tesseract-ocr tesseract-ocr-fra tesseract-ocr-eng). "
+            "on the server with French and English data (apt-get install tesseract-ocr tesseract-ocr-fra "
+            "tesseract-ocr-eng). "
             "Send a PDF exported from the invoicing software instead, or enter the invoice fields by hand.",
         )
 
@@ -43,7 +44,10 @@ def extract_invoice(pdf_bytes: bytes, *, backend: Backend = DEFAULT_BACKEND) -> 
     from .reading import ocr_pages, read_text_pages, tesseract_available
 
     info = inspect_pdf(pdf_bytes)
-    pages = read_text_pages(pdf_bytes, backend)
+    try:
+        pages = read_text_pages(pdf_bytes, backend)
+    except Exception as exc:  # the structure passed inspect_pdf but the text cannot be decoded
+        raise InvalidFileError("CORRUPT", f"The PDF's text cannot be read; it looks damaged ({type(exc).__name__}).") from exc
     scanned = [i for i, page in enumerate(pages) if sum(ch.isalpha() for ch in page) < MIN_LETTERS_PER_PAGE]
     notes: list[dict[str, Any]] = []
     used_ocr = False
@@ -54,7 +58,15 @@ def extract_invoice(pdf_bytes: bytes, *, backend: Backend = DEFAULT_BACKEND) -> 
             notes.append(_note(f"Pages {_pages(scanned)} are scanned images and were not read (Tesseract missing)"))
         else:
             todo, skipped = scanned[:MAX_OCR_PAGES], scanned[MAX_OCR_PAGES:]
-            for index, text in zip(todo, ocr_pages(pdf_bytes, page_indices=todo)):
+            try:
+                ocr_texts = ocr_pages(pdf_bytes, page_indices=todo)
+            except RuntimeError as exc:  # pytesseract's timeout
+                raise InvalidFileError("OCR_FAILED", "OCR of the scanned pages timed out; send a text PDF.") from exc
+            except Exception as exc:
+                raise InvalidFileError(
+                    "OCR_FAILED", f"The scanned pages could not be OCR'd ({type(exc).__name__}); send a text PDF."
+                ) from exc
+            for index, text in zip(todo, ocr_texts):
                 pages[index] = text
             used_ocr = True
             if skipped:
