@@ -2,14 +2,13 @@
 
 A candidate's confidence starts at its label's strength (labels.py) — 0.92 for a specific label, 0.75–0.85 for an
 ambiguous one, ≤ 0.6 for an unlabelled guess — and is multiplied by 0.96 when the value sat *under* its label
-(table header) rather than beside it. Cross-checks (confidence.py) raise or lower it afterwards.
+(table header) rather than beside it. Cross-checks (extract.py) raise or lower it afterwards.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -542,6 +541,3 @@ def late_penalty_rate(text: str) -> Candidate | None:
             return Candidate(rate.quantize(Decimal("0.01")), L.STRONG, -1, "beside", "penalty")
     return None
 
-
-def earliest(dates: list[date]) -> date | None:
-    return min(dates) if dates else None
