@@ -4,15 +4,15 @@ Backend choice, by measurement (`python benchmarks/extraction.py`: same run, sam
 the real corpus (30 asserted values in 5 PDFs) and on the 33 text-layer PDFs of the generated corpus (661 values),
 pages per second for the whole `extract_invoice` on 2 shared cores):
 
-    backend              real corpus        generated          pages/s   vs pypdf
-    pypdf layout         30/30 (100 %)      661/661 (100 %)    ~49       1.00×   ← default
-    pdfplumber layout    28/30 (93.3 %)     661/661 (100 %)    ~20       0.40×
-    pypdf plain          19/30 (63.3 %)     653/661 (98.8 %)   ~49       1.00×
-    pdfplumber plain     21/30 (70.0 %)     574/661 (86.8 %)   ~10–18    0.2–0.6×
+    backend              real corpus        generated          pages/s (3 runs)   vs pypdf
+    pypdf layout         30/30 (100 %)      661/661 (100 %)    25–49              1.00×   ← default
+    pdfplumber layout    28/30 (93.3 %)     661/661 (100 %)    14–20              0.4–0.6×
+    pypdf plain          19/30 (63.3 %)     653/661 (98.8 %)   27–49              0.9–1.7×
+    pdfplumber plain     21/30 (70.0 %)     574/661 (86.8 %)   10–18              0.2–0.6×
 
 Layout mode matters more than the library: values under their labels (`Invoice Date:` above `03/20/2023`, table
 headers) need columns. Of the two layout backends pypdf is more accurate on the real corpus (pdfplumber splits
-`Factuurnummer` into `F actuurnummer` on coolblue1.pdf) and 2.5× faster, so it is the default; the others stay
+`Factuurnummer` into `F actuurnummer` on coolblue1.pdf) and 1.6–2.5× faster, so it is the default; the others stay
 selectable for the benchmark. Heavy imports happen inside the functions so the MCP server starts fast.
 
 Scans are rendered with pypdfium2 directly (what pdfplumber's `page.to_image` uses too; no poppler needed).
