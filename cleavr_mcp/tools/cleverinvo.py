@@ -32,6 +32,7 @@ from ..cleavr.errors import CleavrValidationError
 from ..cleavr.models import (
     BatchRequest,
     CommissionQuoteRequest,
+    Contact,
     ListReceivablesQuery,
     Money,
     PositiveMoney,
@@ -633,13 +634,26 @@ async def _load_one(invoice_id: str, user_id: str, ctx: Context) -> OneInvoice |
     return OneInvoice(date.today(), invoice, client, None)
 
 
+_PLAIN = re.compile(r"^\d+(?:[.,]\d{1,2})?$")  # 3000 / 3000.5 / 3000,50
+_GROUPED_DOT = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$")  # 3,000.50
+_GROUPED_COMMA = re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?$")  # 3.000,50
+
+
 def _parse_amount(text: str) -> Decimal | None:
-    cleaned = re.sub(r"[\s\u00a0\u202f€]|EUR", "", text or "", flags=re.IGNORECASE).replace(",", ".")
+    """An amount as people type it (3 000,00 € / 3,000.00 / 3000.5); None when it is not clearly one."""
+    compact = re.sub(r"[\s\u00a0\u202f€]|EUR", "", text or "", flags=re.IGNORECASE)
+    if _PLAIN.match(compact):
+        number = compact.replace(",", ".")
+    elif _GROUPED_DOT.match(compact):
+        number = compact.replace(",", "")
+    elif _GROUPED_COMMA.match(compact):
+        number = compact.replace(".", "").replace(",", ".")
+    else:
+        return None
     try:
-        value = Decimal(cleaned)
+        return to_money(Decimal(number))
     except InvalidOperation:
         return None
-    return to_money(value) if value.is_finite() else None
 
 
 def _country(client: Client | None) -> str:
@@ -657,6 +671,18 @@ def _debtor_line(mapped: MappedReceivable) -> str:
     if address:
         parts.append(f"{address['line1']}, {address['postal_code']} {address['city']} {address['country']}")
     return f"{debtor['company_name']}{ident}" + (f" — {', '.join(parts)}" if parts else "")
+
+
+def _check_contact_args(email: str | None, phone: str | None, client: Client | None) -> tuple[str, str] | None:
+    """(field, problem) for a debtor_email/debtor_phone argument Cleavr would not take; None when they are fine."""
+    if email:
+        try:
+            Contact(email=email.strip())
+        except ValidationError:
+            return "debtor_email", f"debtor_email {email!r} is not a valid email address."
+    if phone and normalize_phone(phone, _country(client)) is None:
+        return "debtor_phone", f"debtor_phone {phone!r} is not a valid phone number."
+    return None
 
 
 def _hard_reasons(verdict: Assessment) -> list[str]:
@@ -682,10 +708,22 @@ async def _ask_recover(
     inv, client, today = loaded.invoice, loaded.client, loaded.today
     verdict = assess(inv, client or inv.client, today, amount_due=amount_due)
     hard = _hard_reasons(verdict)
+    bad_arg = _check_contact_args(debtor_email, debtor_phone, client)
+    if bad_arg is not None:
+        field_name, problem = bad_arg
+        return Failed(error_result(code="VALIDATION_ERROR", environment=state.environment.value, field=field_name,
+                                   tool="recover_invoice", message=f"{problem} Nothing was sent.",
+                                   next_step=f"Check the {field_name} with the user and call recover_invoice again."))
+    if amount_due is not None and amount_due > inv.total:
+        return Failed(error_result(code="VALIDATION_ERROR", environment=state.environment.value, field="amount_due",
+                                   tool="recover_invoice", message=(
+            f"amount_due {euros(amount_due)} is more than the invoice total {euros(inv.total)}. Nothing was sent.")))
     if hard:
         return Failed(error_result(code="NOT_RECOVERABLE", environment=state.environment.value, tool="recover_invoice",
                                    message=f"Invoice {inv.invoice_number} cannot be recovered: " + "; ".join(hard)))
-    ask_amount = inv.status == InvoiceStatus.PARTIALLY_PAID or inv.amount_due is None
+    # The amount is shown (and editable) whenever it is not simply the unpaid total.
+    ask_amount = (inv.status == InvoiceStatus.PARTIALLY_PAID or inv.amount_due is None
+                  or (amount_due is not None and amount_due != inv.amount_due))
     due = verdict.amount_due  # the argument, else what CleverInvo says (None: unknown)
     mapped = to_receivable(inv, client, user_id=user_id, today=today, amount_due=due, email=debtor_email,
                            phone=debtor_phone)
@@ -718,7 +756,8 @@ async def _ask_recover(
     if ask_amount:
         if inv.amount_due is not None:
             paid = inv.total - inv.amount_due
-            lines.append(f"Partially paid: CleverInvo says {euros(paid)} of {euros(inv.total)} was paid, so "
+            label = "Partially paid" if inv.status == InvoiceStatus.PARTIALLY_PAID else "Payments"
+            lines.append(f"{label}: CleverInvo says {euros(paid)} of {euros(inv.total)} was paid, so "
                          f"{euros(inv.amount_due)} is still due.")
         else:
             lines.append("Partially paid: CleverInvo does not say how much was paid.")

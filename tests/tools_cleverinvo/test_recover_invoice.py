@@ -212,3 +212,39 @@ async def test_a_creditor_not_onboarded_gets_the_onboarding_link(server, seeded)
         refused = await c.call_tool("recover_invoice", {"invoice_id": invoice.id, "user_id": created["user_id"]})
     assert refused.is_error and "USER_NOT_ONBOARDED" in refused.content[0].text
     assert human.asked == []
+
+
+async def test_an_amount_given_by_the_model_is_shown_and_bounded(server, settings, admin, seeded):
+    invoice = seeded.pick("Librairie Papillon", "OVERDUE", 250)
+    args = {"invoice_id": invoice.id, "user_id": demo_user(settings)}
+    human = Human()
+    async with client(server, "auto", human) as c:
+        too_much = await c.call_tool("recover_invoice", {**args, "amount_due": str(invoice.total + 1)})
+        assert too_much.is_error and "more than the invoice total" in too_much.content[0].text
+        assert human.asked == []
+    async with client(server) as c:  # token flow: the summary must show the reduced amount
+        first = sc(await c.call_tool("recover_invoice", {**args, "amount_due": "500.00"}))
+        summary = first["confirmation"]["summary"]
+        assert f"Payments: CleverInvo says €0.00 of {euros(invoice.total)} was paid" in summary
+        assert "Amount Cleavr would recover: €500.00." in summary
+        assert quote_text(Decimal("500.00"), invoice.issue_date) in summary
+        token = first["confirmation"]["confirmation_token"]
+        done = sc(await c.call_tool("recover_invoice", {**args, "amount_due": "500.00", "confirmation_token": token}))
+    assert done["amount_recovered"] == "500.00"
+    assert await receivable_count(admin) == 1
+
+
+async def test_contact_arguments_are_checked_before_asking(server, settings, admin, seeded):
+    invoice = seeded.pick("Café des Arts", "OVERDUE", 30)
+    args = {"invoice_id": invoice.id, "user_id": demo_user(settings)}
+    human = Human()
+    async with client(server, "auto", human) as c:
+        bad_email = await c.call_tool("recover_invoice", {**args, "debtor_email": "not-an-email"})
+        bad_phone = await c.call_tool("recover_invoice", {**args, "debtor_phone": "123"})
+        good = sc(await c.call_tool("recover_invoice", {**args, "debtor_phone": "+33 4 72 00 00 00"}))
+    assert bad_email.is_error and "debtor_email" in bad_email.content[0].text
+    assert bad_phone.is_error and "debtor_phone" in bad_phone.content[0].text
+    assert len(human.asked) == 1 and "+33472000000" in human.asked[0].message
+    assert set(human.asked[0].requested_schema["properties"]) == {"confirm"}  # the phone is no longer missing
+    assert good["status"] == "done" and good["submitted_without_phone"] is False
+    assert await receivable_count(admin) == 1
