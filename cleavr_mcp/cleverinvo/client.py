@@ -8,11 +8,9 @@ it is redacted from any message built from a server answer.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -23,6 +21,7 @@ import httpx2
 from pydantic import BaseModel, SecretStr
 
 from ..cleavr import wire
+from ..cleavr.errors import parse_retry_after
 from .errors import (
     CleverInvoError,
     PdfTooLargeError,
@@ -63,22 +62,6 @@ _UNSET: Any = object()
 
 def _redact(text: str, secret: str) -> str:
     return text.replace(secret, "cinv_***") if secret else text
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """`Retry-After` as delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _filename_from_disposition(header: str | None, fallback: str) -> str:
@@ -205,7 +188,7 @@ class CleverInvoClient:
             # A non-JSON body (an HTML error page from a proxy…): keep a short, single-line excerpt.
             excerpt = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", text)).strip()[:200]
             message = excerpt or response.reason_phrase or f"HTTP {status}"
-        retry_after = _retry_after_seconds(response.headers.get("Retry-After")) if status in (429, 503) else None
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
         return error_for_status(status, _redact(message, self._key), retry_after=retry_after)
 
     async def _json(
