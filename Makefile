@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench sandbox lint clean
+.PHONY: run test bench soak conformance sandbox lint clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ test: $(STAMP)
 	$(PY) -m pytest -n auto -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
+
+# 10,000 tool calls over streamable HTTP from 8 clients against a faulty sandbox (a few minutes).
+soak: $(STAMP)
+	$(PY) benchmarks/soak.py $(SOAK_ARGS)
+
+# Real third-party clients: the official MCP conformance suite and the MCP Inspector CLI (Node 22 from npm).
+conformance: $(STAMP)
+	bash .ci/npm_tools.sh
+	$(PY) .ci/third_party.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cleavr_mcp tests benchmarks
