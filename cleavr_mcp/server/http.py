@@ -7,7 +7,9 @@ responses) come from Settings; auth and request_state keys are set on the server
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -50,7 +52,9 @@ def build_http_app(server: CleavrMCP, settings: Settings):
 def connection_help(settings: Settings) -> str:
     url = settings.mcp_url
     base = url.rsplit("/mcp", 1)[0]
-    desktop = {"mcpServers": {"cleavr": {"command": "cleavr-mcp", "args": ["serve"]}}}
+    # The absolute path: Claude Desktop does not start servers with this shell's PATH.
+    command = shutil.which("cleavr-mcp") or str(Path(sys.executable).with_name("cleavr-mcp"))
+    desktop = {"mcpServers": {"cleavr": {"command": command, "args": ["serve"]}}}
     auth_header = ' --header "Authorization: Bearer <token>"' if settings.auth_configured else ""
     lines = [
         f"cleavr-mcp {__version__} — environment: {settings.environment.value}",
