@@ -74,6 +74,7 @@ class FileInputError(Exception):
         self.code = code
         self.message = message
         self.field = field
+        self.index = 0  # which of several files (set by callers that load a list)
 
 
 def _resolve_inside(raw: Path, roots: list[Path]) -> Path:

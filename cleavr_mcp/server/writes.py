@@ -20,6 +20,10 @@ from .state import AppState, state_of
 
 T = TypeVar("T")
 
+# A token stands for the whole form: the user cannot tick boxes, so saying yes means yes to everything shown.
+TOKEN_MEANS = ("\n\nConfirming with the token accepts everything above as shown "
+               "(including going ahead without a phone where one is missing).")
+
 
 @dataclass(frozen=True)
 class Failed:
@@ -99,7 +103,8 @@ async def approve(
                 "Nothing was sent. Show the summary to the user; if they explicitly agree, call this tool again with "
                 "the same arguments plus confirmation_token.",
                 confirmation=ConfirmationRequired(
-                    confirmation_token=token, expires_at=datetime.fromtimestamp(expires, UTC), summary=question.message),
+                    confirmation_token=token, expires_at=datetime.fromtimestamp(expires, UTC),
+                    summary=question.message + TOKEN_MEANS),
                 next_step=f"After the user says yes, call {tool} again with identical arguments and confirmation_token.",
             ))
         try:

@@ -35,8 +35,17 @@ class EvidenceOutcome(WriteOutcome):
 
 
 async def _load_documents(ctx: Context, documents: list[EvidenceFile]) -> list[LoadedFile]:
+    """Read and check every document (in the resolver, to show them, and again in the body, to send them);
+    a FileInputError carries the index of the document at fault."""
     roots = await allowed_roots(ctx, state_of(ctx).settings.allowed_roots)
-    return [load_file(doc, "evidence", roots) for doc in documents]
+    loaded = []
+    for index, doc in enumerate(documents):
+        try:
+            loaded.append(load_file(doc, "evidence", roots))
+        except FileInputError as exc:
+            exc.index = index
+            raise
+    return loaded
 
 
 def _file_error(exc: FileInputError, index: int, tool: str) -> CallToolResult:
@@ -56,12 +65,10 @@ async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFil
         return Failed(error_result(code="INVALID_STATE", tool="submit_evidence", details={"current_status": rec.status.value},
                                    message=f"{receivable_id} is {rec.status.value}; evidence is accepted only while it is "
                                    "disputed or evidence_requested."))
-    loaded = []
-    for i, doc in enumerate(documents):
-        try:
-            loaded.append(load_file(doc, "evidence", await allowed_roots(ctx, state.settings.allowed_roots)))
-        except FileInputError as exc:
-            return Failed(_file_error(exc, i, "submit_evidence"))
+    try:
+        loaded = await _load_documents(ctx, documents)
+    except FileInputError as exc:
+        return Failed(_file_error(exc, exc.index, "submit_evidence"))
     lines = [f"Send this evidence to Cleavr for the dispute on {rec.debtor.company_name} "
              f"({euros(rec.amount)}, invoice(s) {', '.join(rec.invoice.numbers)}) — {state.environment.value}?",
              "Documents:"]
@@ -95,8 +102,8 @@ async def submit_evidence(
         return decision.result
     try:
         loaded = await _load_documents(ctx, documents)
-    except FileInputError as exc:
-        return error_result(code=exc.code, message=exc.message, tool="submit_evidence")
+    except FileInputError as exc:  # the file changed between the question and now
+        return _file_error(exc, exc.index, "submit_evidence")
     request = EvidenceRequest(statement=statement, documents=[
         EvidenceDocument(type=d.type, filename=f.filename, description=d.description,
                          content_base64=base64.b64encode(f.data).decode())
