@@ -72,6 +72,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .commands.demo import run
+
+    return run(args)
+
+
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     # Kept here (not imported from server.main) so `--help` does not load the server stack.
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
@@ -145,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--tool", default=None, help="only this tool")
     audit.add_argument("--limit", type=int, default=None, help="only the last N rows")
     audit.set_defaults(func=_cmd_audit)
+
+    demo = sub.add_parser("demo", help="a scripted tour through a real MCP client on the sandbox (onboard, quote, "
+                          "submit, PDF, dispute, cancel)")
+    demo.add_argument("--data-dir", type=Path, default=None,
+                      help="keep the demo's data here (default: a temporary folder, deleted afterwards)")
+    demo.add_argument("--json", action="store_true", help="one JSON line per step instead of the transcript")
+    demo.set_defaults(func=_cmd_demo)
 
     from .events.cli import add_webhooks_parser  # argparse only: `webhooks register|list|delete`
 
