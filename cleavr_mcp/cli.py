@@ -153,8 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(func=_cmd_audit)
 
     demo = sub.add_parser("demo", help="a scripted tour through a real MCP client on the sandbox (onboard, quote, "
-                          "submit, PDF, dispute, cancel)")
-    demo.add_argument("--data-dir", type=Path, default=None,
+                          "submit, PDF, dispute, cancel)",
+                          description="Drive the server on the embedded sandbox through the MCP SDK's client, a "
+                          "scripted person answering the confirmations; exit 1 naming the step that went wrong. "
+                          "Ignores CLEAVR_MCP_* settings: always the sandbox.")
+    demo.add_argument("--data-dir", type=Path, default=None, metavar="PATH",
                       help="keep the demo's data here (default: a temporary folder, deleted afterwards)")
     demo.add_argument("--json", action="store_true", help="one JSON line per step instead of the transcript")
     demo.set_defaults(func=_cmd_demo)

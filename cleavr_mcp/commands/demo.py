@@ -152,7 +152,6 @@ class Transcript:
     def check(self, text: str) -> None:
         self._add("check", text=text)
         if self.console:
-
             self._line("", "", f"✓ {text}", text_style="green")
 
     def step_done(self, number: int, title: str, ok: bool, error: str | None) -> None:
@@ -593,9 +592,9 @@ def main(data_dir: Path | None = None, *, json_lines: bool = False, out: TextIO 
             transcript.console.print(f"[bold]cleavr-mcp demo[/] — a scripted tour on the embedded sandbox (data: {where})")
         try:
             done, failed = anyio.run(run_tour, data_dir, transcript)
-        except Exception as exc:  # noqa: BLE001 - start-up failed before any step could
-            failed, done = (0, "start-up"), 0
-            transcript.step_done(0, "start-up", False, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the server or the MCP session itself failed (outside any step)
+            failed, done = (0, "MCP session"), 0
+            transcript.step_done(0, "MCP session", False, f"{type(exc).__name__}: {exc}")
         transcript.summary(failed is None, len(STEPS), failed, data_dir, kept=temporary is None)
         return 0 if failed is None and done == len(STEPS) else 1
     finally:
