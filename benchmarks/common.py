@@ -216,4 +216,5 @@ def is_clear_error(result) -> bool:
             and 'File "' not in text)
 
 
-RETRYABLE = {"SERVICE_UNAVAILABLE", "RATE_LIMITED", "TRANSPORT_ERROR", "INTERNAL_ERROR", "TIMEOUT"}
+# Error codes whose next step says calling again with the same arguments is safe (what a model would do).
+RETRYABLE = {"SERVICE_UNAVAILABLE", "RATE_LIMITED", "TRANSPORT_ERROR", "OUTCOME_UNKNOWN", "INTERNAL_ERROR", "TIMEOUT"}
