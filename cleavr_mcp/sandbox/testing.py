@@ -16,9 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
-import socket
-import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +23,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
-import uvicorn
 
 from ..cleavr.contract import ALL_SCOPES, API_VERSION, VERSION_HEADER
 from .config import SandboxConfig
@@ -132,24 +128,14 @@ def running_sandbox(
         from .app import create_app
 
         app = create_app(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app, host=host, port=port, timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="cleavr-sandbox", daemon=True)
-    thread.start()
+    from ..testing import bound_socket, running_app
+
+    sock, port = bound_socket(host)
     try:
-        deadline = time.monotonic() + 15
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox server did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
+        # The drop-aware protocol closes the socket cleanly for the commit-then-drop fault.
+        with running_app(app, sock, config=uvicorn_config(app, host=host, port=port, timeout_graceful_shutdown=2),
+                         start_timeout=15) as base_url:
+            yield base_url
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
         if owned:
             app.state.sandbox.close()

@@ -3,60 +3,33 @@ and a real sandbox over HTTP as the Cleavr API."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
-from mcp.types import ElicitResult
 
 from cleavr_mcp.config import Settings
+from cleavr_mcp.testing import Human, bound_socket, running_app  # noqa: F401 - shared helpers, re-exported
+from cleavr_mcp.testing import submission as _submission
+
+
+def submission(user_id: str, *, number: str | None = None, amount: str = "1200.00", **kw: Any) -> dict[str, Any]:
+    """A valid receivable, 75 days old, a fresh invoice number each call unless given."""
+    return _submission(user_id, number=number, amount=amount, age_days=75, **kw)
 
 MCP_ACCEPT = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
 INITIALIZE = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
               "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                          "clientInfo": {"name": "deploy-tests", "version": "0"}}}
-
-
-def bound_socket(host: str = "127.0.0.1") -> tuple[socket.socket, int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
-    return sock, sock.getsockname()[1]
-
-
-@contextmanager
-def running_app(app: Any, sock: socket.socket) -> Iterator[str]:
-    """Serve an ASGI app on an already-bound socket in a background thread; yields its base URL."""
-    host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the HTTP server did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 def make_settings(tmp_path: Path, **values: Any) -> Settings:
@@ -143,43 +116,6 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
     with running_sandbox(config) as base_url:
         client_id, client_secret = sandbox_credentials(config.db_path)
         yield Sandbox(base_url, config.db_path, client_id, client_secret, demo_user_id(config.db_path))
-
-
-@dataclass
-class Human:
-    """Answers elicitations like a person would, and remembers what they were asked."""
-
-    action: str = "accept"
-    content: dict[str, Any] = field(default_factory=lambda: {"confirm": True})
-    asked: list[Any] = field(default_factory=list)
-
-    async def __call__(self, context, params) -> ElicitResult:
-        self.asked.append(params)
-        if self.action != "accept":
-            return ElicitResult(action=self.action)
-        return ElicitResult(action="accept", content=self.content)
-
-
-def submission(user_id: str, *, number: str | None = None, amount: str = "1200.00",
-               phone: str | None = "06 12 34 56 78", email: str | None = "compta@debtor.example") -> dict[str, Any]:
-    """A valid receivable; a fresh invoice number each call unless given (the idempotency key follows content)."""
-    number = number or f"INV-{uuid.uuid4().hex[:8]}"
-    issue = date.today() - timedelta(days=75)
-    contact: dict[str, Any] = {"first_name": "Marie", "last_name": "Martin", "level": 0}
-    if email:
-        contact["email"] = email
-    if phone:
-        contact["phone"] = phone
-    return {
-        "user_id": user_id,
-        "invoice": {"numbers": [number], "issue_date": issue.isoformat(),
-                    "due_date": (issue + timedelta(days=30)).isoformat(), "service_description": "Consulting",
-                    "amount": amount, "amount_before_tax": "1000.00", "tax_amount": "200.00", "currency": "EUR"},
-        "debtor": {"company_name": "Debtor Corp", "company_type": "company", "siret": "73282932000074",
-                   "contacts": [contact],
-                   "address": {"line1": "1 rue de la Paix", "city": "Lyon", "postal_code": "69000", "country": "FR"}},
-        "metadata": {"platform_invoice_id": f"plat_{number}"},
-    }
 
 
 def audit_rows(settings: Settings) -> list[Any]:

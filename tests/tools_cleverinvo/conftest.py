@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from server.conftest import MODES, Human, SandboxAdmin, client, demo_user  # noqa: F401 - shared helpers
+from server.conftest import MODES, Human, client, demo_user, embedded_admin  # noqa: F401 - shared helpers
 
 from cleavr_mcp.cleavr.validation import compute_commission, days_since
 from cleavr_mcp.cleverinvo import CleverInvoClient, Client, InvoiceSummary
@@ -34,7 +34,7 @@ def server(settings):
 
 @pytest.fixture
 async def admin(settings):
-    a = SandboxAdmin(settings)
+    a = embedded_admin(settings)
     yield a
     await a.aclose()
 

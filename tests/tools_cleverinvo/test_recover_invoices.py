@@ -135,7 +135,7 @@ async def test_a_failed_batch_is_reported_and_a_retry_sends_it(server, settings,
         # Answered between the question and the body (legacy era): the body's first Cleavr call is the batch.
         embedded = apps[-1]
         async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=embedded), base_url="http://x") as http:
-            token = await admin._auth()
+            token = await admin.headers()
             resp = await http.put("/sandbox/faults", json={"next_faults": ["5xx"] * 4}, headers=token)
             assert resp.status_code == 200, resp.text
         return await Human(content={"confirm": True, "proceed_without_phone": True})(context, params)
