@@ -33,15 +33,16 @@ def invoice_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-async def _extract(server, settings, file: dict):
-    async with client(server) as c:
+async def _extract(server, settings, file: dict, mode: str = "auto"):
+    async with client(server, mode) as c:
         return await c.call_tool("extract_pdf", {"user_id": demo_user(settings), "file": file})
 
 
-async def test_extract_from_a_path_inside_an_allowed_root(server, settings):
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_extract_from_a_path_inside_an_allowed_root(server, settings, mode):
     path = settings.allowed_roots[0] / "facture.pdf"
     path.write_bytes(invoice_pdf())
-    result = await _extract(server, settings, {"path": str(path)})
+    result = await _extract(server, settings, {"path": str(path)}, mode)
     assert not result.is_error, result.content
     out = result.structured_content
     assert out["extraction_id"].startswith("ext_")

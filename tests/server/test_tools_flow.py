@@ -188,8 +188,9 @@ async def test_invalid_input_is_refused_before_asking(server, settings):
     assert human.asked == []
 
 
-async def test_not_onboarded_points_to_the_onboarding_link(server):
-    async with client(server, "auto", Human()) as c:
+@pytest.mark.parametrize("mode", MODES)
+async def test_not_onboarded_points_to_the_onboarding_link(server, mode):
+    async with client(server, mode, Human()) as c:
         created = await c.call_tool("create_user", {"user": {"email": "new.creditor@example.fr",
                                                              "company": {"name": "New Creditor SAS"}}})
         assert not created.is_error, created.content
@@ -202,8 +203,9 @@ async def test_not_onboarded_points_to_the_onboarding_link(server):
     assert "USER_NOT_ONBOARDED" in refused.content[0].text and "get_user_status" in refused.content[0].text
 
 
-async def test_list_pages_with_a_cursor_and_a_total_line(server, settings):
-    async with client(server, "auto", Human()) as c:
+@pytest.mark.parametrize("mode", MODES)
+async def test_list_pages_with_a_cursor_and_a_total_line(server, settings, mode):
+    async with client(server, mode, Human()) as c:
         for n in range(3):
             await c.call_tool("submit_receivable", {"receivable": submission(demo_user(settings), number=f"INV-{n}")})
         first = await c.call_tool("list_receivables", {"limit": 2})
@@ -228,11 +230,12 @@ async def test_cancel_asks_then_cancels_and_refuses_twice(server, settings, mode
     assert again.is_error and "INVALID_STATE" in again.content[0].text
 
 
-async def test_dispute_message_is_untrusted_and_evidence_resumes_recovery(server, settings, admin):
+@pytest.mark.parametrize("mode", MODES)
+async def test_dispute_message_is_untrusted_and_evidence_resumes_recovery(server, settings, admin, mode):
     human = Human()
     docs = settings.allowed_roots[0]
     (docs / "receipt.pdf").write_bytes(_tiny_pdf())
-    async with client(server, "auto", human) as c:
+    async with client(server, mode, human) as c:
         rec = sc(await c.call_tool("submit_receivable", {"receivable": submission(demo_user(settings))}))["receivable"]
         await admin.post(f"/sandbox/receivables/{rec['id']}/advance", {"action": "start_recovery"})
         await admin.post(f"/sandbox/receivables/{rec['id']}/advance", {
@@ -267,9 +270,10 @@ async def test_evidence_path_outside_roots_is_refused(server, settings, admin, t
     assert str(settings.allowed_roots[0]) in result.content[0].text
 
 
-async def test_partial_payment_decision(server, settings, admin):
+@pytest.mark.parametrize("mode", MODES)
+async def test_partial_payment_decision(server, settings, admin, mode):
     human = Human()
-    async with client(server, "auto", human) as c:
+    async with client(server, mode, human) as c:
         rec = sc(await c.call_tool("submit_receivable", {"receivable": submission(demo_user(settings))}))["receivable"]
         await admin.post(f"/sandbox/receivables/{rec['id']}/advance", {"action": "start_recovery"})
         await admin.post(f"/sandbox/receivables/{rec['id']}/advance", {"action": "partial_payment", "paid_amount": "3000.00"})
@@ -279,12 +283,13 @@ async def test_partial_payment_decision(server, settings, admin):
     assert sc(result)["receivable"]["status"] == "in_process"
 
 
-async def test_batch_reports_each_item(server, settings, admin):
+@pytest.mark.parametrize("mode", MODES)
+async def test_batch_reports_each_item(server, settings, admin, mode):
     user = demo_user(settings)
     items = [submission(user, number="B-1"), submission(user, number="B-2", phone=None),
              submission(user, number="B-3", siret="73282932000075")]
     human = Human(content={"confirm": True, "proceed_without_phone": False})
-    async with client(server, "auto", human) as c:
+    async with client(server, mode, human) as c:
         result = await c.call_tool("submit_receivables_batch", {"receivables": items})
     assert not result.is_error, result.content
     by_index = {r["index"]: r for r in sc(result)["results"]}
@@ -295,8 +300,9 @@ async def test_batch_reports_each_item(server, settings, admin):
     assert await receivable_count(admin) == 1
 
 
-async def test_add_contact_and_metadata(server, settings):
-    async with client(server, "auto", Human()) as c:
+@pytest.mark.parametrize("mode", MODES)
+async def test_add_contact_and_metadata(server, settings, mode):
+    async with client(server, mode, Human()) as c:
         rec = sc(await c.call_tool("submit_receivable", {"receivable": submission(demo_user(settings))}))["receivable"]
         added = await c.call_tool("add_contact", {"receivable_id": rec["id"], "contact": {
             "first_name": "Pierre", "email": "pierre@debtor.example", "phone": "+33 6 11 11 11 11", "level": 1}})
