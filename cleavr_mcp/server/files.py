@@ -85,7 +85,11 @@ def _resolve_inside(raw: Path, roots: list[Path]) -> Path:
             "that declares roots, or send content_base64 instead.", "path")
     if not raw.is_absolute():
         raise FileInputError("PATH_NOT_ALLOWED", f"Give an absolute path (got {raw}).", "path")
-    resolved = raw.resolve(strict=False)  # follows symlinks: an escape through a link lands outside the roots
+    try:
+        resolved = raw.resolve(strict=False)  # follows symlinks: an escape through a link lands outside the roots
+    except ValueError:  # an embedded NUL byte: no file has such a name (found by tests/reliability fuzzing)
+        raise FileInputError("PATH_NOT_ALLOWED", "The path contains a NUL character; no file has such a name.",
+                             "path") from None
     for root in roots:
         if resolved == root or resolved.is_relative_to(root):
             return resolved
