@@ -30,7 +30,7 @@ bench: $(STAMP)
 
 # 10,000 tool calls over streamable HTTP from 8 clients against a faulty sandbox (a few minutes).
 soak: $(STAMP)
-	$(PY) benchmarks/soak.py $(SOAK_ARGS)
+	$(PY) benchmarks/soak.py --json benchmarks/soak_results.json $(SOAK_ARGS)
 
 # Real third-party clients: the official MCP conformance suite and the MCP Inspector CLI (Node 22 from npm).
 conformance: $(STAMP)

@@ -107,6 +107,18 @@ def table(r: dict, quick: bool) -> list[tuple[str, str, str, str]]:
         rows.append((f"Memory, stdio server RSS idle → after {m['calls']:,} calls", f"{m['rss_growth_after_warm']:+.1%}",
                      "< 10 %", f"idle {m['rss_idle_mb']:.0f} MB, after 500 calls {m['rss_warm_mb']:.0f} MB, after "
                      f"{m['calls']:,} {m['rss_end_mb']:.0f} MB; {m['calls_per_second']:.0f} calls/s, {m['errors']} errors"))
+    soak_file = HERE / "soak_results.json"
+    if soak_file.exists():
+        k = json.loads(soak_file.read_text())
+        errors = {o: n for o, n in k["outcomes"].items() if o != "ok"}
+        rows.append((f"Soak (`make soak`, {k.get('when', '?')}): {k['calls']:,} tool calls over streamable HTTP, "
+                     f"{k.get('clients', 8)} clients, 20 % API faults",
+                     "PASS" if k["passed"] else "FAIL", "all calls clean, exact count, RSS < +10 %",
+                     f"{k['seconds']:.0f} s ({k['calls_per_second']} calls/s); {k['outcomes'].get('ok', 0):,} ok, clear "
+                     f"errors {errors}; {k['distinct_invoices_submitted']:,} invoices submitted, sandbox "
+                     f"+{k['sandbox_receivables_created']:,}, {k['replays_returned_same_receivable']:,} repeats answered "
+                     f"with the same receivable, {k['in_doubt']} in doubt; server RSS {k['rss_mb']['after_warmup']} → "
+                     f"{k['rss_mb']['end']} MB ({k['rss_growth_after_warmup']:+.1%})"))
     if quick:
         rows.append(("(quick run: reduced counts)", "", "", ""))
     return rows

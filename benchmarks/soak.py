@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
@@ -218,7 +220,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the summary here")
     args = parser.parse_args()
     report = run_soak(args.calls, args.clients)
-    summary = report.summary()
+    summary = {"when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "clients": args.clients,
+               "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                        cwd=Path(__file__).resolve().parents[1]).stdout.strip(),
+               **report.summary()}
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2) + "\n")
