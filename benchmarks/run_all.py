@@ -124,6 +124,26 @@ def table(r: dict, quick: bool) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+NOTES = """
+How to read it:
+- **Start-up** spawns a fresh `cleavr-mcp serve` (stdio, embedded sandbox) and a minimal one-tool `MCPServer`, interleaved,
+  and times spawn → initialize → tools/list. `serve` keeps the garbage collector off while it builds its ~150k
+  long-lived objects and freezes them afterwards; the second row compares against a minimal server given the same
+  treatment, i.e. the weight of our own imports and schemas.
+- **Per-call overhead** compares one `get_receivable` through the in-memory MCP client with the same `CleavrClient`
+  call, both against the in-process sandbox (~1 ms per API call, so the MCP layer weighs heavily; against a real
+  API tens of ms away the ratio tends to 1). The second row removes the Python SDK client's JSON-Schema validation
+  of the result against our outputSchema: the difference is what the client spends on our output schema.
+- **Throughput**: the server in-process, the sandbox in its own process over HTTP (real OAuth, retries,
+  idempotency keys); 8 tool calls in flight; a human who accepts every confirmation. Errors whose next step says
+  a retry is safe are retried with the same arguments, as a model would; the sandbox's own count afterwards equals
+  the receivables asked for (no duplicate, none lost).
+- **Memory**: RSS of the stdio server process (`/proc/<pid>/status`), mixed read tools, 8 in flight.
+- **Soak**: three processes (sandbox with 20 % faults, `serve --transport http`, 8 clients half on each protocol era);
+  see benchmarks/soak.py for the pass criteria. `make soak` refreshes that row.
+"""
+
+
 def render(rows: list[tuple[str, str, str, str]]) -> str:
     lines = ["| Measure | Result | Target | Absolute figures |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
@@ -179,7 +199,7 @@ def main() -> int:
         head = (f"# Benchmark results\n\nLatest `make bench` ({stamp}, commit {commit}, Python "
                 f"{platform.python_version()}, {platform.machine()}, {_cpus()} CPUs). Ratios are measured side by "
                 "side in the same run; absolute figures depend on the machine and its load.\n\n")
-        (HERE / "RESULTS.md").write_text(head + text + "\n")
+        (HERE / "RESULTS.md").write_text(head + text + "\n" + NOTES)
         (HERE / "results.json").write_text(json.dumps({"when": stamp, "commit": commit, "results": results,
                                                        "seconds": timings}, indent=2, default=str) + "\n")
         print(f"\nwritten: {HERE / 'RESULTS.md'}", file=sys.stderr)
