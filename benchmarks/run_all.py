@@ -104,7 +104,8 @@ def table(r: dict, quick: bool) -> list[tuple[str, str, str, str]]:
             rows.append((f"Extraction accuracy, generated scans via OCR ({e['scan_docs']})", fmt_share(e["scan_fields"]),
                          "—", f"{e['scan_seconds_per_page']:.1f} s/page (Tesseract fra+eng, 300 dpi)"))
     if m := r.get("memory"):
-        rows.append((f"Memory, stdio server RSS idle → after {m['calls']:,} calls", f"{m['rss_growth_after_warm']:+.1%}",
+        rows.append((f"Memory, stdio server RSS growth over {m['calls']:,} calls (from the end of a 500-call warm-up)",
+                     f"{m['rss_growth_after_warm']:+.1%}",
                      "< 10 %", f"idle {m['rss_idle_mb']:.0f} MB, after 500 calls {m['rss_warm_mb']:.0f} MB, after "
                      f"{m['calls']:,} {m['rss_end_mb']:.0f} MB; {m['calls_per_second']:.0f} calls/s, {m['errors']} errors"))
     soak_file = HERE / "soak_results.json"
