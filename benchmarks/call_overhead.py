@@ -6,7 +6,8 @@ output validation on top of the client call, plus the Python SDK client's own JS
 structured result against the tool's outputSchema); the direct path is `CleavrClient.get_receivable` from the same
 `open_state(settings)` the server's lifespan uses. Interleaved call by call, order alternating; medians.
 Target: ratio ≤ 1.5×. A third contender is the same MCP call with the client-side output validation switched off
-(`mcp_unvalidated`): the difference between the two is what the client spends checking our outputSchema.
+(`mcp_unvalidated`): the difference between the two is what the client spends checking our outputSchema. And the
+floor: a request that does no work (prompts/list), i.e. the SDK's own per-request cost.
 
     .venv/bin/python benchmarks/call_overhead.py [--iterations 1000]
 """
@@ -63,11 +64,15 @@ async def measure(iterations: int = 1000, warmup: int = 100) -> dict:
                     result = await unvalidated.call_tool("get_receivable", {"receivable_id": rec_id})
                     assert not result.is_error
 
+                async def floor() -> None:  # a request that does no work: the SDK's own round trip
+                    await unvalidated.list_prompts()
+
                 async def direct() -> None:
                     await client.get_receivable(rec_id)
 
-                timings: dict[str, list[float]] = {"mcp": [], "mcp_unvalidated": [], "direct": []}
-                contenders = [("mcp", via_mcp), ("mcp_unvalidated", via_mcp_unvalidated), ("direct", direct)]
+                timings: dict[str, list[float]] = {"mcp": [], "mcp_unvalidated": [], "direct": [], "floor": []}
+                contenders = [("mcp", via_mcp), ("mcp_unvalidated", via_mcp_unvalidated), ("direct", direct),
+                              ("floor", floor)]
                 gc.collect()
                 for i in range(warmup + iterations):
                     for name, fn in contenders if i % 2 == 0 else contenders[::-1]:
@@ -81,6 +86,7 @@ async def measure(iterations: int = 1000, warmup: int = 100) -> dict:
     unvalidated_us = statistics.median(timings["mcp_unvalidated"])
     return {"iterations": iterations, "mcp_call_us": mcp_us, "direct_call_us": direct_us,
             "mcp_unvalidated_us": unvalidated_us, "overhead_us": mcp_us - direct_us,
+            "protocol_floor_us": statistics.median(timings["floor"]),
             "call_overhead_ratio": mcp_us / direct_us, "call_overhead_ratio_unvalidated": unvalidated_us / direct_us}
 
 
@@ -92,7 +98,7 @@ def main() -> None:
     print(f"get_receivable, median of {r['iterations']} interleaved calls: MCP {r['mcp_call_us']:.0f} µs vs direct "
           f"{r['direct_call_us']:.0f} µs → {r['call_overhead_ratio']:.2f}× (+{r['overhead_us']:.0f} µs; target ≤ 1.5×)")
     print(f"  without the client's outputSchema validation: {r['mcp_unvalidated_us']:.0f} µs → "
-          f"{r['call_overhead_ratio_unvalidated']:.2f}×")
+          f"{r['call_overhead_ratio_unvalidated']:.2f}×; an empty request (prompts/list) takes {r['protocol_floor_us']:.0f} µs")
 
 
 if __name__ == "__main__":

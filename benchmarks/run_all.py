@@ -81,7 +81,10 @@ def table(r: dict, quick: bool) -> list[tuple[str, str, str, str]]:
                      f"{c['mcp_call_us']:.0f} µs vs {c['direct_call_us']:.0f} µs (+{c['overhead_us']:.0f} µs, median "
                      f"of {c['iterations']}); embedded in-process sandbox"))
         rows.append(("… same, without the Python client's outputSchema validation of the result",
-                     f"{c['call_overhead_ratio_unvalidated']:.2f}×", "—", f"{c['mcp_unvalidated_us']:.0f} µs"))
+                     f"{c['call_overhead_ratio_unvalidated']:.2f}×", "—",
+                     f"{c['mcp_unvalidated_us']:.0f} µs; an MCP request doing no work (prompts/list) costs "
+                     f"{c['protocol_floor_us']:.0f} µs, so our own layer adds "
+                     f"{c['mcp_unvalidated_us'] - c['direct_call_us'] - c['protocol_floor_us']:.0f} µs"))
     if t := r.get("throughput"):
         sc = t["scenarios"]
         n = t["receivables"]
