@@ -35,11 +35,6 @@ SPEC_VERSIONS = ("2025-11-25", "2026-07-28")
 
 # check name -> why it is expected to fail today (an entry that passes fails the run: remove it then).
 INSPECTOR_EXPECTED_FAILURES: dict[str, str] = {
-    "inspector stdio: invalid amount -> isError result (exit 5)": (
-        "error results carry structuredContent {'error': …} that does not match the tool's outputSchema, and the "
-        "TypeScript SDK client validates structuredContent even when isError is true, so it raises instead of "
-        "showing the error text (seen: 'data must have required property …'). Fix in server/errors.py: no "
-        "structuredContent on isError results, or an outputSchema that admits the error shape."),
 }
 
 

@@ -33,7 +33,6 @@ from .contract import (
     MAX_EVIDENCE_DOCUMENTS,
     CancelReason,
     CompanyType,
-    DisputeReason,
     DocumentType,
     EventType,
     OnboardingStatus,
@@ -461,7 +460,7 @@ class CommissionQuoteRequest(Request):
     platform_id: str | None = Field(None, description="For platform custom rates")
 
     @model_validator(mode="after")
-    def _one_age(self) -> "CommissionQuoteRequest":
+    def _one_age(self) -> CommissionQuoteRequest:
         if (self.invoice_date is None) == (self.days_overdue is None):
             raise ValueError("give exactly one of invoice_date or days_overdue")
         return self

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 logger = logging.getLogger("cleavr_mcp.server")
 
+ERROR_META_KEY = "cleavr-mcp/error"
+
 # API error code -> the next step, naming a tool. Keys are the contract's codes (contract.ErrorCode).
 NEXT_STEPS: dict[str, str] = {
     "USER_NOT_ONBOARDED": (
@@ -82,16 +84,23 @@ def error_result(
     if field:
         lines.append(f"Field: {field}")
     lines.append(f"Next step: {step}")
-    structured = {"error": {"code": code, "message": message, "field": field, "next_step": step}}
+    error: dict[str, Any] = {"code": code, "message": message, "field": field, "next_step": step}
     if details:
-        structured["error"]["details"] = details
+        error["details"] = details
     if tool:
-        structured["error"]["tool"] = tool
+        error["tool"] = tool
     if environment:
-        structured["environment"] = environment
+        error["environment"] = environment
         lines.append(f"Environment: {environment}")
-    return CallToolResult(content=[TextContent(type="text", text="\n".join(lines))], structured_content=structured,
-                          is_error=True)
+    # No structuredContent: it would have to match the tool's outputSchema (TypeScript clients validate it even on
+    # errors). The machine-readable error rides in _meta; the model reads the text.
+    return CallToolResult(content=[TextContent(type="text", text="\n".join(lines))], is_error=True,
+                          _meta={ERROR_META_KEY: error})
+
+
+def error_of(result: CallToolResult) -> dict[str, Any]:
+    """The machine-readable error of an isError result made here ({} for any other result)."""
+    return dict((result.meta or {}).get(ERROR_META_KEY) or {})
 
 
 def from_exception(exc: BaseException, *, tool: str, environment: str | None = None) -> CallToolResult:

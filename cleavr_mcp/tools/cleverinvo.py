@@ -64,7 +64,7 @@ from ..cleverinvo import (
 )
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
 from ..server.confirm import Question, ask, payload_digest
-from ..server.errors import NEXT_STEPS, error_result, from_exception
+from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import SANDBOX_HOST, state_of
 from ..server.untrusted import UntrustedText, untrusted
@@ -1104,7 +1104,7 @@ async def recover_invoices(
                              call=lambda request=request: state.client.submit_batch(request),
                              result_id=lambda r: ",".join(s.id for s in r.value.successful)[:500], user_id=user_id)
         if isinstance(sent, CallToolResult):
-            error = (sent.structured_content or {}).get("error", {})
+            error = error_of(sent)
             for i, e, _ in chunk:
                 results[i] = _result(i, e, "failed", reason=error.get("message"), error_code=error.get("code"))
         else:

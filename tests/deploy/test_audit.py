@@ -12,6 +12,7 @@ from mcp import Client
 from cleavr_mcp.cli import main
 from cleavr_mcp.commands.audit import parse_since
 from cleavr_mcp.server.app import build_server
+from cleavr_mcp.server.errors import error_of
 
 from .conftest import Human, audit_rows, submission
 
@@ -60,9 +61,9 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
 
     assert sc(ok)["status"] == "done" and not sc(ok)["idempotent_replay"]
     assert sc(again)["status"] == "done" and sc(again)["idempotent_replay"]
-    assert failed.is_error and not user.is_error and exists.is_error and sc(exists)["error"]["code"] == "USER_EXISTS"
+    assert failed.is_error and not user.is_error and exists.is_error and error_of(exists)["code"] == "USER_EXISTS"
     assert sc(no)["status"] == "declined" and sc(done)["status"] == "done"
-    assert replay.is_error and sc(replay)["error"]["code"] == "CONFIRMATION_INVALID"
+    assert replay.is_error and error_of(replay)["code"] == "CONFIRMATION_INVALID"
     # Every write outcome says which environment it ran against.
     for result in (ok, again, user, no, asked, done):
         assert sc(result)["environment"] == "test"
@@ -72,7 +73,7 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
     assert summary == [
         ("submit_receivable", "elicitation", "done", False, None),
         ("submit_receivable", "elicitation", "done", True, None),
-        ("submit_receivable", "elicitation", "failed", False, sc(failed)["error"]["code"]),
+        ("submit_receivable", "elicitation", "failed", False, error_of(failed)["code"]),
         ("create_user", "not_required", "done", False, None),
         ("create_user", "not_required", "failed", False, "USER_EXISTS"),
         ("submit_receivable", "elicitation", "refused", False, "DECLINED"),
@@ -80,7 +81,7 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
         ("submit_receivable", "token", "done", False, None),
         ("submit_receivable", "token", "refused", False, "TOKEN_REPLAYED"),
     ]
-    assert sc(failed)["error"]["code"] in {"IDEMPOTENCY_KEY_REUSED", "DUPLICATE_RECEIVABLE"}
+    assert error_of(failed)["code"] in {"IDEMPOTENCY_KEY_REUSED", "DUPLICATE_RECEIVABLE"}
     assert rows[0].result_id == rows[1].result_id == sc(ok)["receivable"]["id"]
     assert rows[3].result_id == sc(user)["user_id"]
     assert rows[7].result_id == sc(done)["receivable"]["id"]

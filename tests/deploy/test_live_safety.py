@@ -12,6 +12,7 @@ from mcp import Client
 from cleavr_mcp.config import Environment, Settings
 from cleavr_mcp.server import state as state_module
 from cleavr_mcp.server.app import build_server
+from cleavr_mcp.server.errors import error_of
 
 from .conftest import Human, audit_rows, submission
 
@@ -90,14 +91,14 @@ async def test_live_writes_refused_without_opt_in(sandbox, tmp_path, routed):
     assert set(routed.hosts) == {"api.cleavr.fr"}
     for result in (user, submit, token_flow):
         assert result.is_error
-        error = result.structured_content["error"]
+        error = error_of(result)
         assert error["code"] == "LIVE_WRITES_DISABLED"
         assert "live Cleavr API" in error["message"]
         assert "CLEAVR_MCP_ALLOW_LIVE_WRITES=true" in error["next_step"]  # how to opt in
         assert "CLEAVR_MCP_ALLOW_LIVE_WRITES=true" in result.content[0].text
     assert "confirmation" not in str(token_flow.structured_content)  # no token is minted for a refused write
     assert human.asked == []  # the human is not asked to confirm a write that will be refused anyway
-    assert all(r.structured_content["environment"] == "live" for r in (user, submit, token_flow))
+    assert all(error_of(r)["environment"] == "live" for r in (user, submit, token_flow))
     assert await sandbox_counts(sandbox) == before  # nothing was written
     rows = audit_rows(settings)
     assert [(r.tool, r.outcome, r.error_code, r.environment) for r in rows] == [

@@ -11,6 +11,7 @@ from mcp import Client
 from cleavr_mcp.cli import build_parser
 from cleavr_mcp.config import Settings
 from cleavr_mcp.server.app import build_server
+from cleavr_mcp.server.errors import error_of
 from cleavr_mcp.server.main import settings_from_args
 from cleavr_mcp.server.registry import Toolset, all_tools
 
@@ -110,8 +111,8 @@ async def test_money_class_covers_the_documented_tools():
 async def test_hidden_tool_is_refused_by_name(tmp_path):
     async with Client(build_server(make_settings(tmp_path, read_only=True))) as client:
         result = await client.call_tool("create_user", {"user": {"email": "a@b.example"}})
-    assert result.is_error and result.structured_content["error"]["code"] == "TOOL_NOT_ALLOWED"
-    assert "read-only" in result.structured_content["error"]["message"]
+    assert result.is_error and error_of(result)["code"] == "TOOL_NOT_ALLOWED"
+    assert "read-only" in error_of(result)["message"]
 
 
 # --- headers over HTTP ----------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ async def test_headers_cannot_widen(narrow_server):
         names = {t.name for t in (await client.list_tools()).tools}
         result = await client.call_tool("cancel_receivable", {"receivable_id": "rec_x", "reason": "paid_directly"})
     assert names == READ_TOOLS - {"get_receivable"}
-    assert result.is_error and result.structured_content["error"]["code"] == "TOOL_NOT_ALLOWED"
+    assert result.is_error and error_of(result)["code"] == "TOOL_NOT_ALLOWED"
 
 
 @pytest.mark.parametrize(("headers", "expected"), [
@@ -162,5 +163,5 @@ async def test_header_hidden_tool_is_refused_before_any_api_call(full_server):
     async with HttpMCP(full_server, {"x-cleavr-read-only": "true"}) as client:
         result = await client.call_tool("create_user", {"user": {"email": "a@b.example"}})
     # TOOL_NOT_ALLOWED, not a transport error: the (unreachable) API was never called.
-    assert result.is_error and result.structured_content["error"]["code"] == "TOOL_NOT_ALLOWED"
-    assert "read-only" in result.structured_content["error"]["message"]
+    assert result.is_error and error_of(result)["code"] == "TOOL_NOT_ALLOWED"
+    assert "read-only" in error_of(result)["message"]

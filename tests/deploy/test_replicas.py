@@ -9,6 +9,7 @@ import httpx2
 import pytest
 
 from cleavr_mcp.server.app import build_server
+from cleavr_mcp.server.errors import error_of
 from cleavr_mcp.server.http import build_http_app
 
 from .conftest import HttpMCP, Human, audit_rows, bound_socket, running_app, submission
@@ -69,7 +70,7 @@ async def test_same_keys_accept_each_others_confirmation_tokens(sandbox, tmp_pat
         # cannot submit twice - the write is idempotent on its content, so Cleavr returns the same receivable.
         async with HttpMCP(url_a, AUTH) as a:
             replayed_on_a = await a.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
-    assert sc(replayed_on_b)["error"]["code"] == "CONFIRMATION_INVALID"
+    assert error_of(replayed_on_b)["code"] == "CONFIRMATION_INVALID"
     assert sc(replayed_on_a)["idempotent_replay"] is True
     created = await receivable_ids(sandbox, body["invoice"]["numbers"][0])
     assert created == [sc(second)["receivable"]["id"]] == [sc(replayed_on_a)["receivable"]["id"]]
@@ -87,7 +88,7 @@ async def test_different_keys_refuse_the_token_as_forged(sandbox, tmp_path):
         async with HttpMCP(url_b, AUTH) as b:
             refused = await b.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
     assert refused.is_error
-    error = sc(refused)["error"]
+    error = error_of(refused)
     assert error["code"] == "CONFIRMATION_INVALID" and "forged" in error["message"]
     assert await receivable_ids(sandbox, body["invoice"]["numbers"][0]) == []
     [row] = audit_rows(settings_b)

@@ -8,7 +8,9 @@ import sys
 import pytest
 from mcp import Client, StdioServerParameters
 
-from .conftest import Human, submission
+from cleavr_mcp.config import Settings
+
+from .conftest import Human, demo_user, submission
 
 pytestmark = pytest.mark.anyio
 
@@ -22,20 +24,14 @@ async def test_stdio_list_submit_cancel(tmp_path):
     async with Client(params, elicitation_callback=human) as c:
         tools = {t.name for t in (await c.list_tools()).tools}
         assert {"submit_receivable", "cancel_receivable", "quote_commission"} <= tools
-        init = c.server_instructions if hasattr(c, "server_instructions") else None
         status = await c.call_tool("get_user_status", {"user_id": "usr_clv_unknown"})
         assert status.is_error and "NOT_FOUND" in status.content[0].text
 
-        from cleavr_mcp.sandbox import SandboxConfig
-        from cleavr_mcp.sandbox.testing import demo_user_id
-        from cleavr_mcp.config import Settings
-
-        user = demo_user_id(SandboxConfig.from_settings(Settings(_env_file=None, data_dir=tmp_path / "data")).db_path)
+        user = demo_user(Settings(_env_file=None, data_dir=tmp_path / "data"))
         submitted = await c.call_tool("submit_receivable", {"receivable": submission(user)})
         assert not submitted.is_error, submitted.content
         rec = submitted.structured_content["receivable"]
         assert submitted.structured_content["environment"] == "sandbox"
         cancelled = await c.call_tool("cancel_receivable", {"receivable_id": rec["id"], "reason": "business_decision"})
         assert cancelled.structured_content["receivable"]["status"] == "cancelled"
-        del init
     assert len(human.asked) == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cleavr_mcp.server.errors import error_of
+
 from .conftest import MODES, Human, client, demo_user, submission
 
 pytestmark = pytest.mark.anyio
@@ -321,6 +323,10 @@ async def test_unknown_receivable_is_a_clear_error(server):
     async with client(server) as c:
         result = await c.call_tool("get_receivable", {"receivable_id": "rec_doesnotexist"})
     assert result.is_error and "NOT_FOUND" in result.content[0].text and "list_receivables" in result.content[0].text
+    # No structuredContent on errors (it would have to match the outputSchema); the error rides in _meta.
+    assert result.structured_content is None
+    error = error_of(result)
+    assert error["code"] == "NOT_FOUND" and error["tool"] == "get_receivable" and "list_receivables" in error["next_step"]
 
 
 def _tiny_pdf() -> bytes:
