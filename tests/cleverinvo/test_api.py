@@ -128,6 +128,10 @@ async def test_invoice_list_filters_search_and_iteration(http_sandbox):
         by_client_name = await ci.list_invoices(search="papillon", limit=100)
         assert by_client_name.total == 4
         assert all(i.client.name == "Librairie Papillon" for i in by_client_name.data)
+        # Accents fold like ASCII case does: "ÉCLAT", "éclat" and "Éclat" find the same client.
+        accented = {(await ci.list_invoices(search=q, limit=100)).total for q in ("Nettoyage Éclat", "nettoyage éclat",
+                                                                                   "NETTOYAGE ÉCLAT")}
+        assert accented == {sum(1 for i in everything if i.client.name == "Nettoyage Éclat SAS")} != {0}
 
         page2 = await ci.list_invoices(page=2, limit=15)
         assert (page2.page, page2.limit, page2.total, page2.total_pages, len(page2.data)) == (2, 15, 40, 3, 15)

@@ -128,7 +128,7 @@ def _search(request: Request) -> str | None:
 
 
 def _like(text: str) -> str:
-    return "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _text_field(body: dict[str, Any], name: str, *, required: bool = False, max_len: int = 500) -> str | None:
@@ -338,7 +338,7 @@ def create_cleverinvo_app(
         where, params = ["is_active = 1"], []
         search = _search(request)
         if search:
-            where.append("(lower(name) LIKE ? ESCAPE '\\' OR lower(coalesce(email, '')) LIKE ? ESCAPE '\\')")
+            where.append("(casefold(name) LIKE ? ESCAPE '\\' OR casefold(coalesce(email, '')) LIKE ? ESCAPE '\\')")
             params += [_like(search)] * 2
         clause = " WHERE " + " AND ".join(where)
         return page_of(
@@ -389,8 +389,8 @@ def create_cleverinvo_app(
         search = _search(request)
         if search:
             where.append(
-                "(lower(i.invoice_number) LIKE ? ESCAPE '\\' OR lower(c.name) LIKE ? ESCAPE '\\' "
-                "OR lower(coalesce(c.email, '')) LIKE ? ESCAPE '\\')"
+                "(casefold(i.invoice_number) LIKE ? ESCAPE '\\' OR casefold(c.name) LIKE ? ESCAPE '\\' "
+                "OR casefold(coalesce(c.email, '')) LIKE ? ESCAPE '\\')"
             )
             params += [_like(search)] * 3
         client_id = request.query_params.get("clientId")

@@ -94,6 +94,9 @@ def connect(db_path: Path) -> sqlite3.Connection:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
+    # SQLite's lower() only folds ASCII: search must match "Éclat" with "éclat" as CleverInvo does.
+    conn.create_function("casefold", 1, lambda text: text.casefold() if isinstance(text, str) else text,
+                         deterministic=True)
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
