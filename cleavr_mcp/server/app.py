@@ -9,7 +9,9 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, PaginatedRequestParams
+from mcp_types import INVALID_PARAMS
 from pydantic import ValidationError
 
 from .. import __version__
@@ -70,6 +72,13 @@ class CleavrMCP(MCPServer[AppState]):
                 for t in await super().list_tools()
             ]
         return self._compact_tools
+
+    async def get_prompt(self, name: str, arguments: dict[str, Any] | None = None, context: Context | None = None):
+        # An unknown name is the caller's mistake (-32602), not an internal error (the SDK raises a bare ValueError).
+        if self._prompt_manager.get_prompt(name) is None:
+            known = ", ".join(sorted(p.name for p in self._prompt_manager.list_prompts()))
+            raise MCPError(INVALID_PARAMS, f"Unknown prompt: {name!r}. Known prompts: {known}.")
+        return await super().get_prompt(name, arguments, context)
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Context | None = None):
         spec = self.specs.get(name)
