@@ -149,3 +149,13 @@ async def execute(
         return from_exception(exc, tool=tool, environment=state.environment.value)
     state.store.append_audit(**audit, outcome="done", result_id=result_id(result), replayed=replayed(result))
     return result
+
+
+def record_known_result(ctx: Context, *, tool: str, payload: dict[str, Any], result_id: str,
+                        user_id: str | None = None) -> None:
+    """Audit a write that was answered without sending anything, because its result already exists (e.g. an
+    invoice found already submitted): it counts as a replay of the earlier write."""
+    state = state_of(ctx)
+    state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+                             payload_sha256=payload_digest(payload), confirmed_by="not_required", outcome="done",
+                             result_id=result_id, replayed=True)

@@ -68,7 +68,7 @@ from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import SANDBOX_HOST, state_of
 from ..server.untrusted import UntrustedText, untrusted
-from ..server.writes import Failed, Stop, approve, execute
+from ..server.writes import Failed, Stop, approve, execute, record_known_result
 from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION, BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
@@ -791,11 +791,10 @@ class RecoverOutcome(WriteOutcome):
     notes: list[str] = Field(default_factory=list, description="How CleverInvo data was mapped (partial amount…)")
 
 
-def _replay(state: AppState, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,
+def _replay(ctx: Context, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,
             number: str, invoice_id: str) -> RecoverOutcome:
-    state.store.append_audit(tool=tool_name, environment=state.environment.value, user_id=user_id,
-                             payload_sha256=payload_digest(payload), confirmed_by="not_required", outcome="done",
-                             result_id=rec.id, replayed=True)
+    state = state_of(ctx)
+    record_known_result(ctx, tool=tool_name, payload=payload, result_id=rec.id, user_id=user_id)
     return RecoverOutcome(
         status="done", environment=state.environment.value, idempotent_replay=True, invoice_id=invoice_id,
         invoice_number=number, receivable=receivable_summary(rec), amount_recovered=rec.amount,
@@ -833,7 +832,7 @@ async def recover_invoice(
             "amount_due": f"{amount_due:.2f}" if amount_due is not None else None,
             "debtor_email": debtor_email, "debtor_phone": debtor_phone}
     if isinstance(answer, AcceptedElicitation) and isinstance(answer.data, AlreadySubmitted):
-        return _replay(state, tool_name, args, user_id, answer.data.receivable, loaded.invoice.invoice_number,
+        return _replay(ctx, tool_name, args, user_id, answer.data.receivable, loaded.invoice.invoice_number,
                        invoice_id)
     payload = {**args, "cleverinvo_data": loaded.digest() if isinstance(loaded, OneInvoice) else None}
     decision = await approve(ctx, tool=tool_name, answer=answer, payload=payload,
