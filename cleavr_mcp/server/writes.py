@@ -159,3 +159,31 @@ def record_known_result(ctx: Context, *, tool: str, payload: dict[str, Any], res
     state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
                              payload_sha256=payload_digest(payload), confirmed_by="not_required", outcome="done",
                              result_id=result_id, replayed=True)
+
+
+async def confirm_then_write(
+    ctx: Context,
+    *,
+    tool: str,
+    answer: Any,
+    payload: dict[str, Any],
+    confirmation_token: str | None,
+    outcome: Callable[..., Any],
+    call: Callable[[], Awaitable[T]],
+    user_id: str | None = None,
+) -> T | Any:
+    """`approve` then `execute`, for a write whose request does not depend on the human's answers. Returns the
+    client's WriteResult, or what the tool must return as is (a declined/token outcome, or an isError result)."""
+    decision = await approve(ctx, tool=tool, answer=answer, payload=payload, confirmation_token=confirmation_token,
+                             outcome=outcome, user_id=user_id)
+    if isinstance(decision, Stop):
+        return decision.result
+    return await execute(ctx, tool=tool, payload=payload, approval=decision, call=call,
+                         result_id=lambda r: r.value.id, user_id=user_id)
+
+
+def is_final(result: Any) -> bool:
+    """True when `confirm_then_write` ended without a write result: return it to the model unchanged."""
+    from ..tools.shapes import WriteOutcome
+
+    return isinstance(result, CallToolResult | WriteOutcome)

@@ -16,7 +16,7 @@ from ..server.errors import error_result
 from ..server.files import FileInputError, FileSource, LoadedFile, allowed_roots, load_file
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
-from ..server.writes import Failed, Stop, approve, execute
+from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
 from .forms import Confirm
 from .receivables import TOKEN_DESCRIPTION
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
@@ -164,15 +164,11 @@ async def handle_partial_payment(
     or mark_complete (accept what was paid; the remainder is written off — final). The user confirms first."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "action": action.value, "notes": notes}
-    decision = await approve(ctx, tool="handle_partial_payment", answer=answer, payload=payload,
-                             confirmation_token=confirmation_token, outcome=PartialPaymentOutcome)
-    if isinstance(decision, Stop):
-        return decision.result
     request = PartialPaymentDecision(action=action, notes=notes)
-    result = await execute(ctx, tool="handle_partial_payment", payload=payload, approval=decision,
-                           call=lambda: state.client.decide_partial_payment(receivable_id, request),
-                           result_id=lambda r: r.value.id)
-    if isinstance(result, CallToolResult):
+    result = await confirm_then_write(ctx, tool="handle_partial_payment", answer=answer, payload=payload,
+                                      confirmation_token=confirmation_token, outcome=PartialPaymentOutcome,
+                                      call=lambda: state.client.decide_partial_payment(receivable_id, request))
+    if is_final(result):
         return result
     return PartialPaymentOutcome(status="done", environment=state.environment.value, idempotent_replay=result.replayed,
                                  message=f"Partial payment on {receivable_id}: {action.value}; status "

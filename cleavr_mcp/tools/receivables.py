@@ -31,7 +31,7 @@ from ..server.confirm import Question, ask
 from ..server.errors import error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
-from ..server.writes import Approval, Failed, Stop, approve, execute
+from ..server.writes import Approval, Failed, Stop, approve, confirm_then_write, execute, is_final
 from .forms import Confirm, ConfirmBatch, submission_form
 from .shapes import (
     ReceivableRow,
@@ -362,15 +362,11 @@ async def cancel_receivable(
     Possible while pending, in_process, disputed or evidence_requested."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "reason": reason.value, "notes": notes}
-    decision = await approve(ctx, tool="cancel_receivable", answer=answer, payload=payload,
-                             confirmation_token=confirmation_token, outcome=CancelOutcome)
-    if isinstance(decision, Stop):
-        return decision.result
     request = CancelRequest(reason=reason, notes=notes)
-    result = await execute(ctx, tool="cancel_receivable", payload=payload, approval=decision,
-                           call=lambda: state.client.cancel_receivable(receivable_id, request),
-                           result_id=lambda r: r.value.id)
-    if isinstance(result, CallToolResult):
+    result = await confirm_then_write(ctx, tool="cancel_receivable", answer=answer, payload=payload,
+                                      confirmation_token=confirmation_token, outcome=CancelOutcome,
+                                      call=lambda: state.client.cancel_receivable(receivable_id, request))
+    if is_final(result):
         return result
     return CancelOutcome(status="done", environment=state.environment.value, idempotent_replay=result.replayed,
                          message=f"Recovery of {receivable_id} cancelled ({reason.value}).",
