@@ -9,34 +9,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from server.conftest import MODES, Human, client, demo_user, embedded_admin  # noqa: F401 - shared helpers
+
+# The server tests' fixtures (settings, server, admin) and helpers serve here unchanged.
+from server.conftest import MODES, Human, admin, client, demo_user, embedded_admin, server, settings  # noqa: F401
 
 from cleavr_mcp.cleavr.validation import compute_commission, days_since
 from cleavr_mcp.cleverinvo import CleverInvoClient, Client, InvoiceSummary
-from cleavr_mcp.config import Settings
 from cleavr_mcp.sandbox.cleverinvo import MOUNT_PATH, sandbox_api_key
-from cleavr_mcp.server.app import build_server
 
 __all__ = ["MODES", "Human", "client", "demo_user", "Seeded", "sc", "receivable_count", "quote_text"]
-
-
-@pytest.fixture
-def settings(tmp_path) -> Settings:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    return Settings(_env_file=None, data_dir=tmp_path / "data", allowed_roots=[docs])
-
-
-@pytest.fixture
-def server(settings):
-    return build_server(settings)
-
-
-@pytest.fixture
-async def admin(settings):
-    a = embedded_admin(settings)
-    yield a
-    await a.aclose()
 
 
 @dataclass
