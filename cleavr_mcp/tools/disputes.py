@@ -18,7 +18,7 @@ from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
 from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
 from .forms import Confirm
-from .receivables import TOKEN_DESCRIPTION
+from .receivables import TOKEN_DESCRIPTION, current_receivable
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
 
 
@@ -57,10 +57,9 @@ def _file_error(exc: FileInputError, index: int, tool: str) -> CallToolResult:
 
 async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFile], statement: str, ctx: Context) -> Any:
     state = state_of(ctx)
-    try:
-        rec = await state.client.get_receivable(receivable_id)
-    except Exception as exc:  # noqa: BLE001
-        return Failed(exc)
+    rec = await current_receivable(ctx, receivable_id)
+    if isinstance(rec, Failed):
+        return rec
     if rec.status not in EVIDENCE_STATUSES:
         return Failed(error_result(code="INVALID_STATE", tool="submit_evidence", details={"current_status": rec.status.value},
                                    message=f"{receivable_id} is {rec.status.value}; evidence is accepted only while it is "
@@ -129,10 +128,9 @@ ACTION_TEXT = {
 
 async def _ask_partial(receivable_id: ReceivableId, action: PartialPaymentAction, ctx: Context) -> Any:
     state = state_of(ctx)
-    try:
-        rec = await state.client.get_receivable(receivable_id)
-    except Exception as exc:  # noqa: BLE001
-        return Failed(exc)
+    rec = await current_receivable(ctx, receivable_id)
+    if isinstance(rec, Failed):
+        return rec
     if rec.partial_payment is None:
         return Failed(error_result(code="INVALID_STATE", tool="handle_partial_payment",
                                    message=f"{receivable_id} has no partial payment waiting for a decision.",

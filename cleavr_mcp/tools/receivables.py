@@ -22,6 +22,7 @@ from ..cleavr.models import (
     InvoiceDetails,
     ListReceivablesQuery,
     Metadata,
+    Receivable,
     ReceivableCreate,
     ReceivableId,
     UserId,
@@ -323,12 +324,19 @@ CANCEL_REASONS = {
 }
 
 
+async def current_receivable(ctx: Context, receivable_id: str) -> Receivable | Failed:
+    """The receivable as it is now, for a resolver building its question (a lookup error ends the call)."""
+    try:
+        return await state_of(ctx).client.get_receivable(receivable_id)
+    except Exception as exc:  # noqa: BLE001 - reported by the tool body as an isError result
+        return Failed(exc)
+
+
 async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, ctx: Context) -> Any:
     state = state_of(ctx)
-    try:
-        rec = await state.client.get_receivable(receivable_id)
-    except Exception as exc:  # noqa: BLE001
-        return Failed(exc)
+    rec = await current_receivable(ctx, receivable_id)
+    if isinstance(rec, Failed):
+        return rec
     if rec.status not in CANCELLABLE_STATUSES:
         return Failed(error_result(
             code="INVALID_STATE", tool="cancel_receivable",
