@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from extraction.generate import DEFAULT_SEED, generate_corpus  # noqa: E402
 from extraction.scoring import compare, real_truth  # noqa: E402
 
-from cleavr_mcp.sandbox.extractor import DEFAULT_BACKEND, extract_invoice  # noqa: E402
+from cleavr_mcp.extraction import DEFAULT_BACKEND, extract_invoice  # noqa: E402
 
 BACKENDS = ("pypdf", "pdfplumber", "pypdf-plain", "pdfplumber-plain")
 

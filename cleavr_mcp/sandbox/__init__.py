@@ -3,7 +3,7 @@
     from cleavr_mcp.sandbox import SandboxConfig, create_app
     app = create_app(SandboxConfig(db_path=tmp / "sandbox.sqlite3"))
 
-Names load lazily so that `cleavr_mcp.sandbox.extractor` / `.cleverinvo` can be imported without FastAPI start-up cost.
+Names load lazily so that `cleavr_mcp.extraction` / `.cleverinvo` can be imported without FastAPI start-up cost.
 """
 
 from __future__ import annotations

@@ -237,9 +237,9 @@ async def extract_from_pdf(request: Request, auth: ApiAuth) -> Response:
     if b"%PDF-" not in pdf[:1024]:
         raise _invalid_file("The file is not a PDF (no %PDF- header): send the invoice as a PDF document.")
     try:
-        from .extractor import InvalidFile, extract_invoice  # written separately; imported late on purpose
+        from ..extraction import InvalidFile, extract_invoice  # heavy PDF libraries: imported on first use
     except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith(__package__ + ".extractor"):
+        if exc.name and exc.name.startswith("cleavr_mcp.extraction"):
             raise ApiError(
                 ErrorCode.NOT_IMPLEMENTED,
                 "PDF extraction is not available in this sandbox build: submit the receivable as structured data.",

@@ -112,7 +112,7 @@ async def test_pdf_endpoint_serves_the_invoice(asgi_sandbox):
 
 async def test_round_trip_every_seeded_invoice_through_the_extractor(make_asgi_sandbox):
     """CleverInvo invoice → sandbox PDF → Cleavr extractor → the same fields the mapping sends."""
-    from cleavr_mcp.sandbox.extractor import extract_invoice
+    from cleavr_mcp.extraction import extract_invoice
 
     sandbox = make_asgi_sandbox(rate_limit_per_minute=10_000)
     mismatches: list[str] = []

@@ -28,14 +28,14 @@ def generated(tmp_path_factory) -> list[Case]:
 
 @pytest.fixture(scope="session")
 def text_results(generated) -> dict[str, dict]:
-    from cleavr_mcp.sandbox.extractor import extract_invoice
+    from cleavr_mcp.extraction import extract_invoice
 
     return {c.name: extract_invoice(c.pdf) for c in generated if not c.scanned}
 
 
 @pytest.fixture(scope="session")
 def scan_results(generated) -> dict[str, dict]:
-    from cleavr_mcp.sandbox.extractor import extract_invoice
+    from cleavr_mcp.extraction import extract_invoice
 
     return {c.name: extract_invoice(c.pdf) for c in generated if c.scanned}
 

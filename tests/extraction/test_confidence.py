@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from cleavr_mcp.cleavr.models import Extraction
-from cleavr_mcp.sandbox.extractor.extract import extract_from_pages
+from cleavr_mcp.extraction.extract import extract_from_pages
 
 HEADER = (
     "Atelier Numérique SAS                              Facturé à :\n"

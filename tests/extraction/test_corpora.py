@@ -7,7 +7,7 @@ from collections import defaultdict
 import pytest
 
 from cleavr_mcp.cleavr.models import Extraction
-from cleavr_mcp.sandbox.extractor import extract_invoice
+from cleavr_mcp.extraction import extract_invoice
 
 from .scoring import compare, flatten, real_truth
 

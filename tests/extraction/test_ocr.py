@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 from cleavr_mcp.pdfcheck import InvalidFileError
-from cleavr_mcp.sandbox.extractor import InvalidFile, OcrUnavailable, extract_invoice
-from cleavr_mcp.sandbox.extractor.reading import remove_table_rules, tesseract_available, words_to_layout
+from cleavr_mcp.extraction import InvalidFile, OcrUnavailable, extract_invoice
+from cleavr_mcp.extraction.reading import remove_table_rules, tesseract_available, words_to_layout
 
 
 def test_tesseract_is_installed_here():

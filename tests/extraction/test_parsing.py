@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from cleavr_mcp.sandbox.extractor.parsing import (
+from cleavr_mcp.extraction.parsing import (
     detect_language,
     find_amounts,
     find_currencies,
@@ -109,7 +109,7 @@ def test_language():
 
 # --- label → value, through the whole extractor on small layout texts --------------------------------------------
 def _extract(text: str) -> dict:
-    from cleavr_mcp.sandbox.extractor.extract import extract_from_pages
+    from cleavr_mcp.extraction.extract import extract_from_pages
 
     return extract_from_pages([text])
 

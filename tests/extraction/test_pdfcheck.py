@@ -161,7 +161,7 @@ def test_images_for_evidence():
 def test_importing_stays_light():
     """The MCP server imports these modules at start-up: no PDF, image or OCR library may load with them."""
     code = (
-        "import sys, cleavr_mcp.pdfcheck, cleavr_mcp.sandbox.extractor\n"
+        "import sys, cleavr_mcp.pdfcheck, cleavr_mcp.extraction\n"
         "heavy = {'pypdf', 'pdfplumber', 'pypdfium2', 'pytesseract', 'PIL', 'fpdf', 'pdfminer'}\n"
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))\n"
     )

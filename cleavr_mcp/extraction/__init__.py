@@ -1,6 +1,7 @@
-"""The invoice PDF extractor behind the sandbox's `POST /v1/receivables/ocr`.
+"""The invoice PDF extractor: a product part (domain layer). The sandbox's `POST /v1/receivables/ocr` answers
+with it, and the server's second reading checks Cleavr's OCR answer against it.
 
-    from cleavr_mcp.sandbox.extractor import extract_invoice, InvalidFile, OcrUnavailable
+    from cleavr_mcp.extraction import extract_invoice, InvalidFile, OcrUnavailable
     result = extract_invoice(pdf_bytes)   # dict: confidence, data{invoice, debtor}, missing_fields, warnings,
                                           #       field_confidence, raw_text, pages
     Extraction.model_validate({"extraction_id": "ext_…", **result})
