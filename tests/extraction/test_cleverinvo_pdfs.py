@@ -12,9 +12,9 @@ import pytest
 
 from cleavr_mcp.cleavr.validation import normalize_phone
 from cleavr_mcp.cleverinvo.mapping import parse_address, recognise_tax_id
+from cleavr_mcp.extraction import extract_invoice
 from cleavr_mcp.sandbox.cleverinvo.pdf import LATE_PENALTY_RATE, invoice_language, render_invoice_pdf
 from cleavr_mcp.sandbox.cleverinvo.store import Store, client_json, invoice_json
-from cleavr_mcp.extraction import extract_invoice
 
 INVOICE_SELECT = (
     "SELECT i.*, c.name AS client_name, c.email AS client_email FROM ci_invoices i "

@@ -10,9 +10,9 @@ import shutil
 
 import pytest
 
-from cleavr_mcp.pdfcheck import InvalidFileError
 from cleavr_mcp.extraction import InvalidFile, OcrUnavailable, extract_invoice
 from cleavr_mcp.extraction.reading import remove_table_rules, tesseract_available, words_to_layout
+from cleavr_mcp.pdfcheck import InvalidFileError
 
 
 def test_tesseract_is_installed_here():
