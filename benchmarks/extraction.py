@@ -7,7 +7,7 @@
 Prints, for the default text backend, the accuracy of every field on each corpus, then the text-backend comparison
 (pypdf vs pdfplumber, layout and plain modes) measured in the same run: accuracy on both corpora, pages per second
 and the speed ratio to pypdf. Reproducible: the generated corpus is seeded (tests/extraction/generate.py) and the
-real corpus is ../shared/corpus/invoices.
+real corpus is tests/corpus/invoices/real.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import defaultdict
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_CORPUS = REPO.parent / "shared" / "corpus" / "invoices"
+REAL_CORPUS = REPO / "tests" / "corpus" / "invoices" / "real"
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 

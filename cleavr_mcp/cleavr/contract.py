@@ -1,6 +1,6 @@
 """Every undocumented ([decided]) point of the Cleavr Connect contract, in one place.
 
-`shared/api/cleavr-connect.md` tags each point [doc] or [decided]. The sandbox implements these values and the
+`docs/api/cleavr-connect.md` tags each point [doc] or [decided]. The sandbox implements these values and the
 client speaks them; if the real API turns out different, the correction is an edit here.
 """
 

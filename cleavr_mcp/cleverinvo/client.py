@@ -1,6 +1,6 @@
 """Async client for the CleverInvo API on one injected `httpx2.AsyncClient`.
 
-Every endpoint of shared/api/cleverinvo.md, typed models in and out, page iteration, streamed size-capped PDF
+Every endpoint of docs/api/cleverinvo.md, typed models in and out, page iteration, streamed size-capped PDF
 downloads, a process-wide rate limiter per API key, bounded retries on 429 (and on 5xx/transport errors for
 reads), and errors turned into the `errors` hierarchy. The API key only ever travels in the Authorization header:
 it is redacted from any message built from a server answer.

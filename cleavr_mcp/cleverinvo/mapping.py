@@ -1,6 +1,6 @@
 """From a CleverInvo invoice and its client to a Cleavr receivable: pure functions, no I/O.
 
-The rules are the project's decision in shared/api/cleverinvo.md ("Mapping to Cleavr"):
+The rules are the project's decision in docs/api/cleverinvo.md ("Mapping to Cleavr"):
 - recoverable = status OVERDUE, or SENT/VIEWED/PARTIALLY_PAID with a due date in the past; EUR only;
 - invoiceNumber → invoice.numbers[0]; dates; total/subtotal/taxTotal → amount/amount_before_tax/tax_amount
   (PARTIALLY_PAID: only what is still due is recovered, split before-tax/tax pro rata);

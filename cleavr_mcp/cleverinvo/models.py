@@ -1,4 +1,4 @@
-"""Pydantic v2 models for the CleverInvo API (shared/api/cleverinvo.md).
+"""Pydantic v2 models for the CleverInvo API (docs/api/cleverinvo.md).
 
 camelCase on the wire, snake_case in Python. Responses keep unknown fields (the real API may add some); requests
 forbid them so a typo is caught before it is sent. Money is `Decimal` (wire JSON is parsed with `wire.loads`, so

@@ -27,7 +27,7 @@ from .store import META_DEMO_USER, utcnow
 log = logging.getLogger(__name__)
 
 DESCRIPTION = """A faithful local stand-in for the Cleavr Connect API (our reading of the public docs, see
-shared/api/cleavr-connect.md). `/oauth` and `/v1` behave like the real API; `/sandbox` holds test controls
+docs/api/cleavr-connect.md). `/oauth` and `/v1` behave like the real API; `/sandbox` holds test controls
 (complete onboarding, move receivables through their lifecycle, read the event outbox, inject faults)."""
 
 DEMO_EMAIL = "demo-creditor@example.com"

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import REAL_INVOICES
+
 from .generate import DEFAULT_SEED, Case, generate_corpus
 
 REPO = Path(__file__).resolve().parents[2]
-REAL_CORPUS = REPO / ".." / "shared" / "corpus" / "invoices"
+REAL_CORPUS = REAL_INVOICES
 
 
 @pytest.fixture(scope="session")
@@ -43,5 +45,5 @@ def scan_results(generated) -> dict[str, dict]:
 @pytest.fixture(scope="session")
 def real_cases() -> list[tuple[str, bytes, dict]]:
     pdfs = sorted(REAL_CORPUS.glob("*.pdf"))
-    assert len(pdfs) == 5, f"the shared real corpus is expected beside the repo at {REAL_CORPUS.resolve()}"
+    assert len(pdfs) == 5, f"the real corpus is expected in the repository at {REAL_CORPUS}"
     return [(p.stem, p.read_bytes(), json.loads(p.with_suffix(".expected.json").read_text())) for p in pdfs]

@@ -1,4 +1,4 @@
-"""Accuracy on the real invoices (../shared/corpus/invoices) and on the generated corpus (≥ 98 % of fields)."""
+"""Accuracy on the real invoices (tests/corpus/invoices/real) and on the generated corpus (≥ 98 % of fields)."""
 
 from __future__ import annotations
 

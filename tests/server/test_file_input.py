@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpus import REAL_INVOICES
+
 from .conftest import client, demo_user
 
 pytestmark = pytest.mark.anyio
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "invoices"
+CORPUS = REAL_INVOICES
 
 
 def extraction_count(settings) -> int:

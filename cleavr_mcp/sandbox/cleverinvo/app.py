@@ -1,4 +1,4 @@
-"""The CleverInvo sandbox: a FastAPI sub-app faithful to shared/api/cleverinvo.md.
+"""The CleverInvo sandbox: a FastAPI sub-app faithful to docs/api/cleverinvo.md.
 
 Mounted by the Cleavr sandbox under `/cleverinvo/api/v1`; its own routes are `/clients…` and `/invoices…`.
 Bearer API keys (401), plan limits (403), `{"data": …}` envelopes, `{"error": "…"}` errors, paging/search/filters,
