@@ -63,3 +63,11 @@ def require_executable(name: str, executable: str | None = None) -> str:
     if not path:
         missing(name)
     return path  # type: ignore[return-value]
+
+
+def require_tesseract() -> None:
+    """Tesseract on PATH with the French and English data the extractor asks for."""
+    from cleavr_mcp.extraction.reading import OCR_LANG, tesseract_available
+
+    if not tesseract_available(OCR_LANG):
+        missing("tesseract", f"needs the binary on PATH with the {OCR_LANG} language data")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.corpus import REAL_INVOICES
+from tests.deps import require_tesseract
 
 from .generate import DEFAULT_SEED, Case, generate_corpus
 
@@ -39,6 +40,7 @@ def text_results(generated) -> dict[str, dict]:
 def scan_results(generated) -> dict[str, dict]:
     from cleavr_mcp.extraction import extract_invoice
 
+    require_tesseract()
     return {c.name: extract_invoice(c.pdf) for c in generated if c.scanned}
 
 

@@ -13,10 +13,12 @@ import pytest
 from cleavr_mcp.extraction import InvalidFile, OcrUnavailable, extract_invoice
 from cleavr_mcp.extraction.reading import remove_table_rules, tesseract_available, words_to_layout
 from cleavr_mcp.pdfcheck import InvalidFileError
+from tests.deps import require_tesseract
 
 
 def test_tesseract_is_installed_here():
-    """CI installs it (.ci/run); the OCR path must be tested, not skipped."""
+    """CI installs it (.ci/run) and sets CLEAVR_MCP_REQUIRE_SYSTEM_DEPS=1, so there this skip is a failure."""
+    require_tesseract()
     assert shutil.which("tesseract") and tesseract_available()
 
 
