@@ -17,3 +17,11 @@ def test_missing_dependency_fails_when_ci_requires_it(monkeypatch):
     with pytest.raises(pytest.fail.Exception) as info:
         deps.missing("chromium")
     assert "apt-get install chromium" in str(info.value)
+
+
+def test_tesseract_absent_from_path_skips_the_ocr_tests(monkeypatch, tmp_path):
+    monkeypatch.delenv(deps.STRICT_ENV, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # as on a machine with only python3 and make
+    with pytest.raises(pytest.skip.Exception) as info:
+        deps.require_tesseract()
+    assert "fra+eng" in str(info.value) and "tesseract-ocr-fra" in str(info.value)
