@@ -9,9 +9,9 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .config import SandboxConfig
 from .store import Store
@@ -40,6 +40,20 @@ class FaultSettings(BaseModel):
     rate_limit_per_second: int | None = Field(
         None, ge=1, le=100_000, description="Per-token rate limit; null = the configured value"
     )
+    ocr_answer_overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Fields of every OCR answer replaced by these values, to test a client's second reading: "
+        "contract paths to values, e.g. {'invoice.amount': '5000.00', 'invoice.numbers': ['F-0000']}",
+    )
+
+    @field_validator("ocr_answer_overrides")
+    @classmethod
+    def _contract_paths(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for path in value:
+            section, _, key = path.partition(".")
+            if section not in ("invoice", "debtor") or not key or "." in key:
+                raise ValueError(f"{path!r} is not a field path such as 'invoice.amount' or 'debtor.company_name'")
+        return value
 
 
 @dataclass

@@ -51,6 +51,16 @@ TOKEN_DESCRIPTION = (
 )
 
 
+class ReadingDiscrepancy(BaseModel):
+    """A field where Cleavr's reading of the PDF and the server's own reading disagree (from extract_pdf)."""
+
+    model_config = {"extra": "forbid"}
+
+    field: str = Field(max_length=100)
+    cleavr: str | None = Field(None, max_length=500)
+    pdf: str = Field(max_length=500)
+
+
 class ReceivableSubmission(BaseModel):
     """An unpaid invoice to send to recovery. At least one debtor contact must have an email; a phone is crucial."""
 
@@ -61,9 +71,12 @@ class ReceivableSubmission(BaseModel):
     debtor: Debtor
     metadata: Metadata = Field(default_factory=dict)
     extraction_id: ExtractionId | None = Field(None, description="From extract_pdf, when the data came from a PDF")
+    discrepancies: list[ReadingDiscrepancy] = Field(
+        default_factory=list, description="From extract_pdf's draft, unchanged: shown on the approval, never sent")
 
     def to_create(self, **changes: Any) -> ReceivableCreate:
-        return ReceivableCreate.model_validate({**self.model_dump(exclude_none=True), **changes})
+        data = self.model_dump(exclude_none=True, exclude={"discrepancies"})
+        return ReceivableCreate.model_validate({**data, **changes})
 
 
 # --- shared helpers ----------------------------------------------------------------------------------------
@@ -143,6 +156,8 @@ async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
         f"due {inv.due_date}" + (f" ({overdue} days overdue)" if overdue > 0 else ""),
         quote_line,
     ]
+    lines += [f"Check: Cleavr read {d.cleavr or 'nothing'} for {d.field}; the PDF says {d.pdf}"
+              for d in receivable.discrepancies]
     if need_email:
         lines.append("No debtor email: Cleavr requires one — enter it below.")
     if need_phone:
