@@ -37,6 +37,13 @@ conformance: $(STAMP)
 	bash .ci/npm_tools.sh
 	$(PY) .ci/third_party.py
 
+# Wheel + sdist in dist/, checked to carry every package file (pages, fonts, PDFs, assets) by .ci/dist_check.py.
+.PHONY: dist
+dist: $(STAMP)
+	rm -f dist/cleavr_mcp-*.whl dist/cleavr_mcp-*.tar.gz
+	$(PY) -m build --outdir dist .
+	$(PY) .ci/dist_check.py dist
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cleavr_mcp tests benchmarks
 
