@@ -39,6 +39,7 @@ from .contract import (
     PartialPaymentAction,
     ReceivableStatus,
 )
+from .text import refuse_hidden
 from .validation import CENT
 
 
@@ -99,6 +100,11 @@ EventId = _prefixed("evt_", "evt_a1b2c3d4")
 WebhookId = _prefixed("wh_", "wh_a1b2c3d4")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+# Names and invoice numbers are shown to the person who approves a write and feed the idempotency key: control,
+# bidi and invisible characters in them are refused (they could make two look-alike invoices, or hide text).
+NameText = Annotated[Text, AfterValidator(refuse_hidden)]
+InvoiceNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), AfterValidator(refuse_hidden)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
 CountryCode = Annotated[
     str,
@@ -136,8 +142,8 @@ class Address(Request):
 class Contact(Request):
     """A debtor contact. Email is mandatory on at least one contact; a phone raises the success rate from 82% to 45%."""
 
-    first_name: Text | None = Field(None, examples=["Marie"])
-    last_name: Text | None = Field(None, examples=["Martin"])
+    first_name: NameText | None = Field(None, examples=["Marie"])
+    last_name: NameText | None = Field(None, examples=["Martin"])
     email: EmailAddress | None = Field(None, description="REQUIRED on at least one contact", examples=["marie.martin@debtorcorp.com"])
     phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
         None,
@@ -150,7 +156,7 @@ class Contact(Request):
 
 # --- Users -------------------------------------------------------------------------------------------------
 class Company(Request):
-    name: Text = Field(examples=["Acme SAS"])
+    name: NameText = Field(examples=["Acme SAS"])
     siret: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
         None, description="14-digit SIRET (Luhn checksum)", examples=["73282932000074"]
     )
@@ -162,8 +168,8 @@ class Company(Request):
 
 
 class UserContact(Request):
-    first_name: Text | None = None
-    last_name: Text | None = None
+    first_name: NameText | None = None
+    last_name: NameText | None = None
     phone: str | None = Field(None, description="E.164 phone", examples=["+33612345678"])
     job_title: Text | None = None
 
@@ -212,7 +218,7 @@ class Requirements(Response):
 
 # --- Receivables -------------------------------------------------------------------------------------------
 class InvoiceDetails(Request):
-    numbers: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]] = Field(
+    numbers: list[InvoiceNumber] = Field(
         min_length=1, max_length=50, description="Invoice number(s) covered", examples=[["INV-2025-001", "INV-2025-002"]]
     )
     issue_date: date = Field(examples=["2025-08-01"])
@@ -233,7 +239,7 @@ class InvoiceDetails(Request):
 
 
 class Debtor(Request):
-    company_name: Text = Field(examples=["Debtor Corp"])
+    company_name: NameText = Field(examples=["Debtor Corp"])
     company_type: CompanyType = CompanyType.COMPANY
     siret: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
         None, description="14-digit SIRET (Luhn checksum)", examples=["73282932000074"]
