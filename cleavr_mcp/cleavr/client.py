@@ -450,7 +450,7 @@ class CleavrClient:
             existing = err.details.get("receivable_id") or err.details.get("resource_id") or err.details.get("id")
             already = f" as {existing}" if existing else ""
             message = (
-                f"Already submitted{already}: an identical {what} (same user, invoice numbers, amount and debtor "
+                f"Already submitted{already}: an identical {what} (same user, invoice numbers and amount "
                 f"for receivables) succeeded earlier with different details, under Idempotency-Key {key}. Nothing "
                 "new was created. To change an accepted receivable use add_contact or update_metadata; to look at "
                 "it use get_receivable; to submit a genuinely different receivable change its invoice numbers."

@@ -5,9 +5,17 @@ request from the conversation, with possibly different key order, phone formatti
 A random key per call would make each retry a new receivable. Instead the key is a hash of the canonical
 identity of the request:
 
-- receivable: user_id, the set of invoice numbers (trimmed, whitespace-collapsed, case-folded, sorted), the amount
-  to the cent, the currency, and the debtor identity (SIRET digits, else VAT number, else the case-folded,
-  whitespace-collapsed company name). NOT force_proceed, contacts, descriptions, dates or metadata.
+- receivable: "the same invoice" is the same creditor (user_id), the same SET of invoice numbers and the same
+  amount to the cent (and currency). Invoice numbers are compared folded (`text.fold_identifier`): NFKC, so
+  full-width `ＤＵＰ-Ｆ` is `DUP-F`; invisible characters removed (`DUP\u200b-E` is `DUP-E`); every dash and minus
+  sign as `-` (`DUP–G` is `DUP-G`); whitespace collapsed; case folded (`dup-h` is `DUP-H`). NOT in the key:
+  force_proceed, contacts, descriptions, dates, metadata — and NOT the debtor. An invoice number is unique for
+  its issuer (French law requires one continuous, unique numbering per issuer), so the creditor and the numbers
+  already name one invoice; the debtor is a property of that invoice. Keying on the debtor would make the key
+  depend on how completely the model described it: `DUP-H` sent with a SIRET and then `dup-h` without one would
+  get two keys and two receivables. The debtor's identity (`debtor_identity`: SIRET digits when present, else
+  VAT number, else the folded company name) is what the confirmation shows and what the API compares when the
+  same key comes back with a different body (409 IDEMPOTENCY_KEY_REUSED: "already submitted as rec_…").
 - create_user, add_contact, cancel, OCR upload, webhook registration: `content_key(kind, payload)` over the target
   id and the canonical body (repeating them is never a new intent).
 - actions that can legitimately recur with an identical body — metadata PATCH (a=1, a=2, a=1), evidence (a second
@@ -20,8 +28,8 @@ Trade-offs (deliberate):
   key. The API stores only 2xx responses under a key, so after an ERROR the corrected retry goes through.
 - After a SUCCESS, the same invoice with a changed body gets 409 IDEMPOTENCY_KEY_REUSED; the client reports it as
   "already submitted (as rec_…)" — change an accepted receivable with add_contact / update_metadata instead.
-- If the debtor identity itself changes after a success (SIRET added where there was none), the key changes; the
-  API's own DUPLICATE_RECEIVABLE rule (same user + invoice number still active) still stops a second receivable.
+- The same creditor, numbers and amount for a different debtor is treated as the same invoice (the second
+  submission is refused as already submitted): a creditor cannot have issued one invoice number to two debtors.
 - Keys live 24 h on the API. To resubmit on purpose (e.g. after cancelling an incorrect submission), pass an
   explicit `idempotency_key`.
 """
@@ -41,16 +49,17 @@ from typing import Any
 from pydantic import BaseModel
 
 from .models import Debtor, ReceivableCreate
+from .text import fold_identifier
 from .validation import digits, to_money
 
 KEY_PREFIX = "cmcp"
 KEY_HASH_CHARS = 40  # 160 bits: collisions are out of the question, keys stay short
 _KIND = re.compile(r"[^a-z0-9]+")
-KEY_VERSION = 1  # bump if the canonical form changes (old keys then simply stop matching)
+KEY_VERSION = 2  # bump if the canonical form changes (old keys then simply stop matching). 2: folded numbers, no debtor
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    return fold_identifier(text)
 
 
 def _digest(kind: str, canonical: Any) -> str:
@@ -76,9 +85,9 @@ def _json_default(value: Any) -> Any:
 
 
 def debtor_identity(debtor: Debtor) -> str:
-    if debtor.siret and (siret := digits(debtor.siret)):
+    if debtor.siret and (siret := digits(fold_identifier(debtor.siret))):
         return f"siret:{siret}"
-    if debtor.vat_number and (vat := digits(debtor.vat_number).upper()):
+    if debtor.vat_number and (vat := digits(fold_identifier(debtor.vat_number)).upper()):
         return f"vat:{vat}"
     return f"name:{_fold(debtor.company_name)}"
 
@@ -91,7 +100,6 @@ def receivable_identity(req: ReceivableCreate) -> dict[str, Any]:
         "numbers": sorted({_fold(n) for n in req.invoice.numbers}),
         "amount": format(to_money(req.invoice.amount), "f"),
         "currency": req.invoice.currency.strip().upper(),
-        "debtor": debtor_identity(req.debtor),
     }
 
 
