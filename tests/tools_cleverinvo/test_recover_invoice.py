@@ -38,7 +38,7 @@ async def test_asks_with_the_quote_then_submits(server, settings, admin, seeded,
     assert Decimal(full["amount"]) == invoice.total and full["invoice_numbers"] == [invoice.invoice_number]
     assert full["metadata"]["platform_invoice_id"] == invoice.id and full["metadata"]["source"] == "cleverinvo"
     assert full["contacts"][0]["phone"] == "+33612345678"
-    assert full["service_description"] == "Développement site vitrine"
+    assert full["service_description"]["text"] == "Développement site vitrine"
     assert await receivable_count(admin) == 1
 
 

@@ -109,7 +109,7 @@ async def test_an_invoice_submitted_outside_is_reported_with_its_receivable(serv
         out = sc(await c.call_tool("recover_invoices", {"user_id": user, "min_days_overdue": 300}))
         sent = next(r for r in out["results"] if r["outcome"] == "submitted")
         view = sc(await c.call_tool("get_receivable", {"receivable_id": sent["receivable_id"]}))
-    assert view["service_description"] and view["metadata"]["platform_invoice_id"] == sent["invoice_id"]
+    assert view["service_description"]["text"] and view["metadata"]["platform_invoice_id"] == sent["invoice_id"]
     result = next(r for r in out["results"] if r["invoice_id"] == invoice.id)
     assert result["outcome"] == "already_submitted" and result["receivable_id"] == existing
     assert "already on active receivable" in result["reason"]
