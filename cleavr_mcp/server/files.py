@@ -1,17 +1,26 @@
 """File input for tools: a local path, base64 content, or a `file://` resource link — never a URL fetch.
 
-Paths are resolved (symlinks included) and must lie inside an allowed root: the folders in the configuration
-(CLEAVR_MCP_ALLOWED_ROOTS) plus the roots the MCP client declares. Every check runs before anything is uploaded,
-and the bytes go from disk to the API without passing through the model.
+A path must lie inside an allowed root: the folders in the configuration (CLEAVR_MCP_ALLOWED_ROOTS) plus the
+roots the MCP client declares. The file is opened once, by walking from the root's directory fd one component at a
+time with O_NOFOLLOW (no symbolic link is followed below a root), and every check (type, size, inside the root)
+runs on that fd; the bytes are read from it and from nothing else. Checking a path and then opening it again would
+let a file be swapped for a link to somewhere else in between (a found TOCTOU race).
+
+The result is a `HeldFile`: name, size, SHA-256 and the bytes themselves, read once. Whatever is shown to a person
+(name, size, SHA-256 prefix) and whatever is uploaded come from the same object, so what is sent is exactly what
+was shown. Every check runs before anything is uploaded, and the bytes go from disk to the API without passing
+through the model.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import errno
+import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
@@ -55,17 +64,57 @@ class FileSource(BaseModel):
         return self
 
 
+SHA256_SHOWN_CHARS = 16  # 64 bits: enough that no one can make a different file that shows the same prefix
+
+
 @dataclass(frozen=True)
-class LoadedFile:
+class HeldFile:
+    """A file read once and held in memory: what is shown (name, size, SHA-256) is what is sent (`data`)."""
+
     filename: str
-    data: bytes
+    data: bytes = field(repr=False)
     kind: str  # pdf | png | jpeg
     pages: int | None
-    path: Path | None  # set when read from disk
+    path: Path | None  # where it was read from (None for content_base64); never read again
+    sha256: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
     @property
     def size(self) -> int:
         return len(self.data)
+
+    @property
+    def sha256_prefix(self) -> str:
+        return self.sha256[:SHA256_SHOWN_CHARS]
+
+    def describe(self) -> str:
+        """One line for a person: `evidence.pdf (44 KB, SHA-256 1a2b3c4d5e6f7a8b)`."""
+        return f"{self.filename} ({human_size(self.size)}, SHA-256 {self.sha256_prefix})"
+
+    def summary(self) -> dict[str, object]:
+        """What an approval screen shows about the file (never the bytes)."""
+        return {"filename": self.filename, "size": self.size, "sha256": self.sha256, "kind": self.kind,
+                "pages": self.pages}
+
+
+LoadedFile = HeldFile  # the earlier name
+
+
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / 1048576:.1f} MB"
+
+
+def changed_files(held: list[HeldFile], shown_sha256: list[str]) -> list[int]:
+    """Indices of the files whose content differs from the SHA-256 shown earlier (or that were added/removed)."""
+    count = max(len(held), len(shown_sha256))
+    return [i for i in range(count)
+            if i >= len(held) or i >= len(shown_sha256) or held[i].sha256 != shown_sha256[i]]
 
 
 class FileInputError(Exception):
@@ -77,44 +126,132 @@ class FileInputError(Exception):
         self.index = 0  # which of several files (set by callers that load a list)
 
 
-def _resolve_inside(raw: Path, roots: list[Path]) -> Path:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
+# O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (it is refused as not a file right after).
+_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+
+
+def _no_roots() -> FileInputError:
+    return FileInputError(
+        "PATH_NOT_ALLOWED",
+        "No folder is allowed for file access. Set CLEAVR_MCP_ALLOWED_ROOTS (e.g. ~/Documents) or use a client "
+        "that declares roots, or send content_base64 instead.", "path")
+
+
+def _split_under_root(raw: Path, roots: list[Path]) -> tuple[Path, list[str]]:
+    """(root, components below it) for an absolute path, lexically: no `..` survives, no link is looked at yet.
+
+    A root is trusted configuration, so it matches as written and as resolved (`/tmp` and `/private/tmp` alike).
+    """
     if not roots:
-        raise FileInputError(
-            "PATH_NOT_ALLOWED",
-            "No folder is allowed for file access. Set CLEAVR_MCP_ALLOWED_ROOTS (e.g. ~/Documents) or use a client "
-            "that declares roots, or send content_base64 instead.", "path")
+        raise _no_roots()
     if not raw.is_absolute():
         raise FileInputError("PATH_NOT_ALLOWED", f"Give an absolute path (got {raw}).", "path")
-    try:
-        resolved = raw.resolve(strict=False)  # follows symlinks: an escape through a link lands outside the roots
-    except ValueError:  # an embedded NUL byte: no file has such a name (found by tests/reliability fuzzing)
+    if "\x00" in str(raw):  # no file has such a name (found by tests/reliability fuzzing)
         raise FileInputError("PATH_NOT_ALLOWED", "The path contains a NUL character; no file has such a name.",
-                             "path") from None
+                             "path")
+    wanted = Path(os.path.normpath(raw))
+    forms: list[Path] = []
     for root in roots:
-        if resolved == root or resolved.is_relative_to(root):
-            return resolved
-    listed = ", ".join(str(r) for r in roots)
-    raise FileInputError("PATH_NOT_ALLOWED", f"{raw} is outside the allowed folders ({listed}).", "path")
+        written = Path(os.path.normpath(os.path.abspath(os.path.expanduser(root))))
+        forms += [written, written.resolve()]
+    candidates = [(form, wanted.relative_to(form)) for form in forms if wanted.is_relative_to(form)]
+    if not candidates:
+        # The path may reach a root through a link above it (`~/link-to-docs/x.pdf`): find the longest prefix that
+        # *is* a root. Only the choice of root depends on that lookup; the root is then opened by its own name.
+        for cut in range(len(wanted.parts) - 1, 0, -1):
+            prefix = Path(*wanted.parts[:cut]).resolve()
+            if prefix in forms:
+                candidates.append((prefix, Path(*wanted.parts[cut:])))
+                break
+    if not candidates:
+        listed = ", ".join(str(r) for r in roots)
+        raise FileInputError("PATH_NOT_ALLOWED", f"{raw} is outside the allowed folders ({listed}).", "path")
+    root, rest = max(candidates, key=lambda c: len(c[0].parts))  # the deepest root: the fewest components to walk
+    return root, [part for part in rest.parts if part not in ("", ".")]
 
 
-def _read_regular_file(path: Path, max_bytes: int) -> bytes:
+def _link_refusal(raw: Path, component: str) -> FileInputError:
+    return FileInputError(
+        "PATH_NOT_ALLOWED", f"{raw} goes through a symbolic link ({component}); links are not followed inside the "
+        "allowed folders. Give the file's real path.", "path")
+
+
+def _open_below(root: Path, parts: list[str], raw: Path) -> int:
+    """An fd on the file, opened by walking from the root fd; no component below the root may be a link."""
+    if not parts:
+        raise FileInputError("NOT_A_FILE", f"{raw} is a directory.", "path")
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileInputError("FILE_NOT_FOUND", f"{path} does not exist.", "path") from None
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        raise FileInputError("FILE_UNREADABLE", f"{path} cannot be read ({exc.strerror}).", "path") from None
-    if not stat.S_ISREG(st.st_mode):
-        what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-        raise FileInputError("NOT_A_FILE", f"{path} is {what}.", "path")
-    if st.st_size > max_bytes:
-        raise FileInputError("TOO_LARGE", f"{path} is {st.st_size / 1048576:.1f} MB; the limit is "
-                             f"{max_bytes / 1048576:.0f} MB.", "path")
-    with open(path, "rb") as fh:
-        data = fh.read(max_bytes + 1)
-    if len(data) > max_bytes:  # grew while reading
-        raise FileInputError("TOO_LARGE", f"{path} is larger than {max_bytes / 1048576:.0f} MB.", "path")
-    return data
+        raise FileInputError("FILE_NOT_FOUND", f"The allowed folder {root} cannot be opened ({exc.strerror}).",
+                             "path") from None
+    try:
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            try:
+                child = os.open(part, _FILE_FLAGS if last else _DIR_FLAGS, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and _is_link(part, fd)):
+                    raise _link_refusal(raw, part) from None
+                if exc.errno == errno.ENOENT:
+                    raise FileInputError("FILE_NOT_FOUND", f"{raw} does not exist.", "path") from None
+                if exc.errno == errno.ENOTDIR:
+                    raise FileInputError("FILE_NOT_FOUND", f"{raw} does not exist ({part} is not a folder).",
+                                         "path") from None
+                raise FileInputError("FILE_UNREADABLE", f"{raw} cannot be read ({exc.strerror}).", "path") from None
+            os.close(fd)
+            fd = child
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(name, dir_fd=dir_fd).st_mode)
+    except OSError:
+        return False
+
+
+def _fd_is_inside(fd: int, root: Path) -> bool:
+    """Defence in depth where the OS can tell an fd's path (Linux /proc): the opened file lies under the root."""
+    try:
+        where = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return True  # no /proc: the O_NOFOLLOW walk from the root fd is the guarantee
+    return Path(where).is_relative_to(root.resolve())
+
+
+def _read_inside(raw: Path, roots: list[Path], max_bytes: int) -> tuple[Path, bytes]:
+    """Open once below a root, check type, size and root on the fd, and read the bytes from that fd only."""
+    root, parts = _split_under_root(raw, roots)
+    path = root.joinpath(*parts)
+    fd = _open_below(root, parts, raw)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            raise FileInputError("NOT_A_FILE", f"{raw} is {what}.", "path")
+        if not _fd_is_inside(fd, root):
+            raise FileInputError("PATH_NOT_ALLOWED", f"{raw} is outside the allowed folders.", "path")
+        if st.st_size > max_bytes:
+            raise FileInputError("TOO_LARGE", f"{raw} is {st.st_size / 1048576:.1f} MB; the limit is "
+                                 f"{max_bytes / 1048576:.0f} MB.", "path")
+        os.set_blocking(fd, True)
+        chunks, total = [], 0
+        while total <= max_bytes:
+            chunk = os.read(fd, min(1 << 20, max_bytes + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+    finally:
+        os.close(fd)
+    if total > max_bytes:  # grew while reading
+        raise FileInputError("TOO_LARGE", f"{raw} is larger than {max_bytes / 1048576:.0f} MB.", "path")
+    return path, b"".join(chunks)
 
 
 def _decode_base64(text: str, max_bytes: int) -> bytes:
@@ -142,8 +279,8 @@ def check_content(data: bytes, purpose: Purpose, *, max_bytes: int = DEFAULT_MAX
         raise FileInputError(f"INVALID_FILE_{exc.reason_code}", exc.message) from None
 
 
-def load_file(source: FileSource, purpose: Purpose, roots: list[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedFile:
-    """Read and check a file from any of the three sources; raises FileInputError (nothing uploaded)."""
+def load_file(source: FileSource, purpose: Purpose, roots: list[Path], *, max_bytes: int = DEFAULT_MAX_BYTES) -> HeldFile:
+    """Read (once) and check a file from any of the three sources; raises FileInputError (nothing uploaded)."""
     path: Path | None = None
     if source.content_base64:
         data = _decode_base64(source.content_base64, max_bytes)
@@ -157,13 +294,12 @@ def load_file(source: FileSource, purpose: Purpose, roots: list[Path], *, max_by
             raw = Path(unquote(parsed.path))
         else:
             raw = Path(os.path.expanduser(source.path or ""))
-        path = _resolve_inside(raw, [r.expanduser().resolve() for r in roots])
-        data = _read_regular_file(path, max_bytes)
+        path, data = _read_inside(raw, roots, max_bytes)
         name = source.filename or path.name
     if not data:
         raise FileInputError("INVALID_FILE_EMPTY", "The file is empty.")
     kind, pages = check_content(data, purpose, max_bytes=max_bytes)
-    return LoadedFile(filename=name, data=data, kind=kind, pages=pages, path=path)
+    return HeldFile(filename=name, data=data, kind=kind, pages=pages, path=path)
 
 
 async def allowed_roots(ctx, configured: list[Path]) -> list[Path]:

@@ -92,7 +92,7 @@ async def extract_pdf(user_id: UserId, file: FileSource, ctx: Context) -> Extrac
                             tool="extract_pdf")
     try:
         extraction = await state.client.extract_pdf(user_id=user_id, filename=loaded.filename,
-                                                    content=loaded.path or loaded.data)
+                                                    content=loaded.data)  # the bytes checked, never a re-read
     except Exception as exc:  # noqa: BLE001
         return from_exception(exc, tool="extract_pdf")
     data = extraction.data
