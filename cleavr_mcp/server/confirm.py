@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,14 +71,17 @@ class ConfirmationTokens:
     def _mac(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode(), hashlib.sha256).digest())
 
-    def mint(self, tool: str, payload: Any) -> tuple[str, int]:
+    def mint(self, tool: str, payload: Any, *, files: Sequence[tuple[str, str]] = ()) -> tuple[str, int]:
+        """`files`: (name, SHA-256) of the files shown in the summary; a later change is named when redeeming."""
         expires = int(self._clock()) + self.ttl_seconds
-        claims = {"t": tool, "h": payload_digest(payload), "e": expires, "n": secrets.token_urlsafe(12)}
+        claims: dict[str, Any] = {"t": tool, "h": payload_digest(payload), "e": expires, "n": secrets.token_urlsafe(12)}
+        if files:
+            claims["f"] = [digest for _, digest in files]
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{TOKEN_PREFIX}.{body}.{self._mac(body)}", expires
 
-    def redeem(self, tool: str, payload: Any, token: str) -> None:
-        """Accept the token once for exactly this tool and payload, or raise ConfirmationError."""
+    def redeem(self, tool: str, payload: Any, token: str, *, files: Sequence[tuple[str, str]] = ()) -> None:
+        """Accept the token once for exactly this tool and payload (and files' content), or raise ConfirmationError."""
         try:
             prefix, body, mac = token.split(".")
             if prefix != TOKEN_PREFIX:
@@ -91,12 +95,26 @@ class ConfirmationTokens:
             raise ConfirmationError("other_tool", f"The confirmation token was issued for {claims.get('t')}, not {tool}.")
         if int(claims["e"]) < self._clock():
             raise ConfirmationError("expired", "The confirmation token has expired (tokens last 10 minutes).")
+        _check_files(claims.get("f"), files)
         if not hmac.compare_digest(claims["h"], payload_digest(payload)):
             raise ConfirmationError(
                 "changed", "The arguments differ from the ones the user confirmed; the token covers the exact payload."
             )
         if not self._store.spend_confirmation(claims["n"], tool):
             raise ConfirmationError("replayed", "The confirmation token was already used.")
+
+
+def _check_files(shown: Any, now: Sequence[tuple[str, str]]) -> None:
+    """The files read now are byte for byte the ones shown when the token was minted (their SHA-256)."""
+    if shown is None:
+        return
+    if not isinstance(shown, list) or len(shown) != len(now):
+        raise ConfirmationError("changed", "The documents differ from the ones the user confirmed.")
+    for index, (digest, (name, current)) in enumerate(zip(shown, now)):
+        if digest != current:
+            raise ConfirmationError(
+                "file_changed", f"Document {index} ({name}) changed after it was shown to the user (SHA-256 "
+                f"{str(digest)[:16]} then, {current[:16]} now), so the confirmation no longer covers it.")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ write happened, and how it was confirmed, is recorded here and nowhere else.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from mcp.types import CallToolResult
 
 from .confirm import CannotAsk, ConfirmationError, payload_digest
 from .errors import error_result, from_exception
+from .files import HeldFile
 from .state import AppState, state_of
 
 T = TypeVar("T")
@@ -58,12 +59,16 @@ async def approve(
     confirmation_token: str | None,
     outcome: Callable[..., Any],
     user_id: str | None = None,
+    files: Sequence[HeldFile] = (),
 ) -> Approval | Stop:
-    """Turn the resolver's outcome (elicitation answer, or CannotAsk) into an approval or a stop."""
+    """Turn the resolver's outcome (elicitation answer, or CannotAsk) into an approval or a stop.
+
+    `files`: the files the question showed; a token then covers their content, and a change is refused."""
     from ..tools.shapes import ConfirmationRequired
 
     state = state_of(ctx)
     digest = payload_digest(payload)
+    shown_files = [(f.filename, f.sha256) for f in files]
 
     def refused(how: str, result: Any, code: str | None = None) -> Stop:
         state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
@@ -95,7 +100,7 @@ async def approve(
         if question.blocking:
             return Stop(error_result(code=question.blocking[0], message=question.blocking[1], tool=tool))
         if confirmation_token is None:
-            token, expires = state.tokens.mint(tool, payload)
+            token, expires = state.tokens.mint(tool, payload, files=shown_files)
             state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
                                      payload_sha256=digest, confirmed_by="token", outcome="confirmation_required")
             return Stop(_outcome(
@@ -108,8 +113,14 @@ async def approve(
                 next_step=f"After the user says yes, call {tool} again with identical arguments and confirmation_token.",
             ))
         try:
-            state.tokens.redeem(tool, payload, confirmation_token)
+            state.tokens.redeem(tool, payload, confirmation_token, files=shown_files)
         except ConfirmationError as exc:
+            if exc.reason == "file_changed":
+                return refused("token", error_result(
+                    code="FILE_CHANGED", message=exc.message + " Nothing was sent.", field="confirmation_token",
+                    tool=tool, environment=state.environment.value,
+                    next_step=f"Call {tool} again without confirmation_token: the new summary shows the file as it "
+                    "is now, for the user to confirm."), "FILE_CHANGED")
             return refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
                                                  field="confirmation_token", tool=tool,
                                                  environment=state.environment.value), f"TOKEN_{exc.reason.upper()}")

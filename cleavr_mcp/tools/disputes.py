@@ -13,7 +13,7 @@ from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, Documen
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
 from ..server.confirm import Question, ask
 from ..server.errors import error_result
-from ..server.files import FileInputError, FileSource, LoadedFile, allowed_roots, load_file
+from ..server.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
 from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
@@ -34,18 +34,19 @@ class EvidenceOutcome(WriteOutcome):
     documents: list[str] = Field(default_factory=list, description="filename (type, size) of each document sent")
 
 
-async def _load_documents(ctx: Context, documents: list[EvidenceFile]) -> list[LoadedFile]:
-    """Read and check every document (in the resolver, to show them, and again in the body, to send them);
-    a FileInputError carries the index of the document at fault."""
+async def _hold_documents(documents: list[EvidenceFile], ctx: Context) -> list[HeldFile] | FileInputError:
+    """Read every document once, for this call: the question shows these bytes (name, size, SHA-256 prefix) and the
+    body sends these same bytes, never a second read of the disk (a file swapped in between is never sent).
+    A FileInputError (returned, not raised, so the receivable is checked first) carries the index at fault."""
     roots = await allowed_roots(ctx, state_of(ctx).settings.allowed_roots)
-    loaded = []
+    held = []
     for index, doc in enumerate(documents):
         try:
-            loaded.append(load_file(doc, "evidence", roots))
+            held.append(load_file(doc, "evidence", roots))
         except FileInputError as exc:
             exc.index = index
-            raise
-    return loaded
+            return exc
+    return held
 
 
 def _file_error(exc: FileInputError, index: int, tool: str) -> CallToolResult:
@@ -55,7 +56,8 @@ def _file_error(exc: FileInputError, index: int, tool: str) -> CallToolResult:
                         "and call submit_evidence again.")
 
 
-async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFile], statement: str, ctx: Context) -> Any:
+async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFile], statement: str, ctx: Context,
+                        held: Annotated[list[HeldFile] | FileInputError, Resolve(_hold_documents)]) -> Any:
     state = state_of(ctx)
     rec = await current_receivable(ctx, receivable_id)
     if isinstance(rec, Failed):
@@ -64,18 +66,20 @@ async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFil
         return Failed(error_result(code="INVALID_STATE", tool="submit_evidence", details={"current_status": rec.status.value},
                                    message=f"{receivable_id} is {rec.status.value}; evidence is accepted only while it is "
                                    "disputed or evidence_requested."))
-    try:
-        loaded = await _load_documents(ctx, documents)
-    except FileInputError as exc:
-        return Failed(_file_error(exc, exc.index, "submit_evidence"))
+    if isinstance(held, FileInputError):
+        return Failed(_file_error(held, held.index, "submit_evidence"))
     lines = [f"Send this evidence to Cleavr for the dispute on {rec.debtor.company_name} "
              f"({euros(rec.amount)}, invoice(s) {', '.join(rec.invoice.numbers)}) — {state.environment.value}?",
              "Documents:"]
-    lines += [f"  - {f.filename} ({d.type.value}, {f.size / 1024:.0f} KB)" for f, d in zip(loaded, documents)]
+    # The SHA-256 prefix makes the question differ when a file's content does: an answer to an earlier round's
+    # question then no longer counts (the SDK asks again), and a token no longer matches.
+    lines += [f"  - {f.filename} ({d.type.value}, {human_size(f.size)}, SHA-256 {f.sha256_prefix})"
+              for f, d in zip(held, documents)]
     excerpt = statement if len(statement) <= 400 else statement[:400] + "…"
     lines.append(f"Statement: {excerpt}")
     lines.append("Cleavr forwards the evidence and resumes recovery.")
-    return ask(ctx, Question(message="\n".join(lines), form=Confirm))
+    return ask(ctx, Question(message="\n".join(lines), form=Confirm,
+                             summary={"documents": [f.summary() | {"type": d.type.value} for f, d in zip(held, documents)]}))
 
 
 @tool(title="Answer a dispute with evidence", toolset=Toolset.DISPUTES, kind=Kind.WRITE, money=True, idempotent=True,
@@ -86,6 +90,7 @@ async def submit_evidence(
     statement: Annotated[str, Field(min_length=1, max_length=5000)],
     ctx: Context,
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_evidence)],
+    held: Annotated[list[HeldFile] | FileInputError, Resolve(_hold_documents)],
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> EvidenceOutcome:
     """Answer a debtor's dispute with documents (PDF, PNG or JPEG, ≤ 20 MB each, up to 10) and a statement.
@@ -93,16 +98,14 @@ async def submit_evidence(
     gather the documents with the user; pass files by local path (preferred) rather than base64. The user
     confirms before anything is sent. Moves the receivable back to in_process."""
     state = state_of(ctx)
+    loaded = held if isinstance(held, list) else []  # (a file error reaches the body through the answer)
+    # The content is part of what is approved: a token covers these SHA-256s, and the audit row records them.
     payload = {"receivable_id": receivable_id, "documents": [d.model_dump(mode="json") for d in documents],
-               "statement": statement}
+               "statement": statement, "documents_sha256": [f.sha256 for f in loaded]}
     decision = await approve(ctx, tool="submit_evidence", answer=answer, payload=payload,
-                             confirmation_token=confirmation_token, outcome=EvidenceOutcome)
+                             confirmation_token=confirmation_token, outcome=EvidenceOutcome, files=loaded)
     if isinstance(decision, Stop):
         return decision.result
-    try:
-        loaded = await _load_documents(ctx, documents)
-    except FileInputError as exc:  # the file changed between the question and now
-        return _file_error(exc, exc.index, "submit_evidence")
     request = EvidenceRequest(statement=statement, documents=[
         EvidenceDocument(type=d.type, filename=f.filename, description=d.description,
                          content_base64=base64.b64encode(f.data).decode())
