@@ -44,6 +44,15 @@ dist: $(STAMP)
 	$(PY) -m build --outdir dist .
 	$(PY) .ci/dist_check.py dist
 
+# The MCP Bundle for Claude Desktop: dist/cleavr-mcp-<version>.mcpb (official mcpb CLI, pinned in .ci/npm).
+.PHONY: bundle manifest
+bundle: dist
+	$(PY) mcpb/bundle.py build
+
+# After changing tools or prompts: rewrite mcpb/manifest.json's lists from the server (a test checks they agree).
+manifest: $(STAMP)
+	$(PY) mcpb/bundle.py manifest
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cleavr_mcp tests benchmarks
 

@@ -6,13 +6,15 @@ and a quote_commission call with the documented worked example (5000.00, 60 days
 
 Needs only the `mcp` package (any venv where cleavr-mcp's dependencies are installed). --env-json gives the whole
 environment of the server (nothing inherited); --expect-manifest also checks that the tools and prompts the server
-lists are exactly those the MCP Bundle manifest declares. Exit 1, saying what differed, on any failure.
+lists are exactly those the MCP Bundle manifest declares; --readable-pdf / --refused-pdf check that extract_pdf reads a
+PDF inside the allowed folders and refuses one outside them (PATH_NOT_ALLOWED). Exit 1, saying what differed, on any failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,7 +34,7 @@ def expect(condition: bool, message: str) -> None:
         raise CheckFailed(message)
 
 
-async def check(params: StdioServerParameters, manifest: dict | None) -> str:
+async def check(params: StdioServerParameters, manifest: dict | None, readable: list[Path], refused: list[Path]) -> str:
     with anyio.fail_after(START_TIMEOUT_SECONDS):
         # legacy mode: the classic `initialize` handshake, as Claude Desktop and the other stdio clients send it
         async with Client(params, mode="legacy") as client:
@@ -55,7 +57,22 @@ async def check(params: StdioServerParameters, manifest: dict | None) -> str:
             want = {"rate_percentage": "15.90", "commission_amount": "795.00", "net_recovery": "4205.00"}
             expect({k: got.get(k) for k in want} == want, f"quote_commission: {got}, expected {want}")
             protocol = client.protocol_version
-    return f"{info.name} {info.version} (protocol {protocol}): {len(tools)} tools, {len(prompts)} prompts, quote 5000.00 at 60 days = 795.00"
+            if readable or refused:
+                # the sandbox names its demo creditor in the server instructions
+                found = re.search(r"usr_clv_[A-Za-z0-9_]+", client.instructions or "")
+                expect(found is not None, "no sandbox demo creditor in the server instructions")
+                for path in readable + refused:
+                    result = await client.call_tool("extract_pdf", {"user_id": found.group(0),
+                                                                    "file": {"path": str(path)}})
+                    text = " ".join(getattr(c, "text", "") for c in result.content)
+                    if path in readable:
+                        expect(not result.is_error, f"extract_pdf could not read {path} in an allowed folder: {text}")
+                    else:
+                        expect(result.is_error and "PATH_NOT_ALLOWED" in text,
+                               f"extract_pdf did not refuse {path}, outside the allowed folders: {text[:300]}")
+    files = f", {len(readable)} PDF(s) read in allowed folders, {len(refused)} refused outside" if readable or refused else ""
+    return (f"{info.name} {info.version} (protocol {protocol}): {len(tools)} tools, {len(prompts)} prompts, "
+            f"quote 5000.00 at 60 days = 795.00{files}")
 
 
 def main(argv: list[str]) -> int:
@@ -63,6 +80,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--cwd", default=None)
     parser.add_argument("--env-json", type=Path, default=None)
     parser.add_argument("--expect-manifest", type=Path, default=None)
+    parser.add_argument("--readable-pdf", type=Path, action="append", default=[])
+    parser.add_argument("--refused-pdf", type=Path, action="append", default=[])
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -72,7 +91,7 @@ def main(argv: list[str]) -> int:
     manifest = json.loads(args.expect_manifest.read_text()) if args.expect_manifest else None
     params = StdioServerParameters(command=command[0], args=command[1:], env=env, cwd=args.cwd)
     try:
-        summary = anyio.run(check, params, manifest)
+        summary = anyio.run(check, params, manifest, args.readable_pdf, args.refused_pdf)
     except CheckFailed as exc:
         print(f"stdio check FAILED ({' '.join(command)}): {exc}", file=sys.stderr)
         return 1
