@@ -35,3 +35,24 @@ def compact(schema: Any, *, drop_nulls: bool) -> Any:
             merged = {k: v for k, v in out.items() if k != "anyOf"}
             return {**options[0], **merged}
     return out
+
+
+# --- Context budget -------------------------------------------------------------------------------------------
+# What every conversation pays before the first call: the model is shown each tool's name, description and input
+# schema; clients also fetch the output schemas and validate every result against them. Checked by
+# tests/server/test_context_budget.py (bytes), printed per tool with cl100k tokens by benchmarks/context_cost.py.
+SHOWN_BUDGET_BYTES = 20_000  # name + description + inputSchema, all tools together
+SHOWN_PER_TOOL_BYTES = 3_000
+OUTPUT_BUDGET_BYTES = 20_000  # outputSchema, all tools together
+
+
+def json_size(value: Any) -> int:
+    """Bytes of `value` as compact JSON (UTF-8), the form a client sends on to the model."""
+    import json
+
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def shown_to_model(tool: dict[str, Any]) -> dict[str, Any]:
+    """The part of a tools/list entry (wire form) that a model is shown."""
+    return {key: tool[key] for key in ("name", "description", "inputSchema") if key in tool}
