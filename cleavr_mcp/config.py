@@ -157,5 +157,6 @@ class Settings(BaseSettings):
         return self.token_file or self.data_dir / "tokens.json"
 
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        return self.data_dir
+        from .private_files import private_dir
+
+        return private_dir(self.data_dir)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..cleavr import wire
+from ..private_files import connect_private_sqlite
 
 Source = Literal["webhook", "poller"]
 HandledFilter = Literal["unhandled", "handled", "all"]
@@ -123,18 +124,14 @@ class EventInbox:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        # event bodies name debtors: 0600 from the start, -wal and -shm included
+        self._db = connect_private_sqlite(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
-        try:
-            self.path.chmod(0o600)  # event bodies name debtors: keep them to this user
-        except OSError:
-            pass
 
     def close(self) -> None:
         with self._lock:

@@ -7,7 +7,6 @@ serialised by SQLite itself; everything a request changes commits together or no
 
 from __future__ import annotations
 
-import os
 import secrets
 import sqlite3
 import threading
@@ -20,6 +19,7 @@ from typing import Any
 
 from ..cleavr import wire
 from ..cleavr.contract import IdPrefix
+from ..private_files import connect_private_sqlite
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -97,13 +97,10 @@ class Store:
 
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        new_file = not self.path.exists()
         self._lock = threading.RLock()
-        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        # holds the sandbox client secret: 0600 from the start, -wal and -shm included
+        self.conn = connect_private_sqlite(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self.conn.row_factory = sqlite3.Row
-        if new_file:
-            os.chmod(self.path, 0o600)  # holds the sandbox client secret
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")

@@ -7,7 +7,6 @@ client talks to the embedded sandbox in-process (persistent SQLite in the data d
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -57,11 +56,9 @@ def confirmation_key(settings: Settings) -> bytes:
     """The configured key, else one generated once and kept (0600) in the data dir so restarts keep tokens valid."""
     if settings.confirmation_key is not None:
         return settings.confirmation_key.get_secret_value().encode()
-    path = settings.ensure_data_dir() / "confirmation.key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip().encode()
+    from ..private_files import read_or_create_secret
+
+    return read_or_create_secret(settings.ensure_data_dir() / "confirmation.key").encode()
 
 
 async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient, str]:

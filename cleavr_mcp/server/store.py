@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..private_files import connect_private_sqlite
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spent_confirmations (
     nonce TEXT PRIMARY KEY,
@@ -58,10 +60,9 @@ class AuditRow:
 
 class ServerStore:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db = connect_private_sqlite(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.executescript(_SCHEMA)
 

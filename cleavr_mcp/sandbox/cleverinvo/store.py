@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+from ...private_files import connect_private_sqlite
 from . import seed as demo
 
 CENT = Decimal("0.01")
@@ -91,8 +92,7 @@ def compute_lines(lines: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], di
 
 def connect(db_path: Path) -> sqlite3.Connection:
     db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+    conn = connect_private_sqlite(db_path, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     # SQLite's lower() only folds ASCII: search must match "Éclat" with "éclat" as CleverInvo does.
     conn.create_function("casefold", 1, lambda text: text.casefold() if isinstance(text, str) else text,
