@@ -84,6 +84,8 @@ def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="HTTP bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="HTTP port (default 8765)")
     parser.add_argument("--public-url", default=None, help="the /mcp URL as clients reach it (behind a proxy)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=None,
+                        help="one level for every logger (default: warnings, plus cleavr-mcp's own info lines)")
     policy = parser.add_argument_group("tool policy (HTTP request headers can only narrow it further)")
     policy.add_argument("--read-only", action="store_true", default=None, help="only tools that change nothing")
     policy.add_argument("--toolsets", default=None, metavar="A,B",

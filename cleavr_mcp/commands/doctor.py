@@ -101,6 +101,10 @@ async def _reachable(settings) -> Check:
     return Check(OK, "API reachable", f"{settings.base_url} answered (HTTP {response.status_code})")
 
 
+# The CLI command that registers an endpoint (a test parses it with the real CLI parser, so it cannot drift).
+WEBHOOK_REGISTER_HINT = "cleavr-mcp webhooks register --url https://your-host/webhooks/cleavr"
+
+
 async def _api_checks(settings) -> list[Check]:
     """Token validity and webhooks, through the server's own state (client + auth + sandbox)."""
     from ..cleavr.errors import CleavrAuthError, CleavrError
@@ -120,7 +124,8 @@ async def _api_checks(settings) -> list[Check]:
                 checks.append(Check(OK, "Webhooks", f"{len(hooks)} endpoint(s): {listed}"))
             else:
                 checks.append(Check(WARN, "Webhooks", "no endpoint registered: status changes are seen by polling only",
-                                    "Register an endpoint (create_webhook) if the host can receive HTTPS callbacks."))
+                                    f"If this host can receive HTTPS callbacks: `{WEBHOOK_REGISTER_HINT}` (then serve "
+                                    "over HTTP, or add `serve --webhook-port N` to the stdio command)."))
             if state.demo_user_id:
                 checks.append(Check(OK, "Sandbox", f"demo creditor {state.demo_user_id} ready"))
     except CleavrError as exc:

@@ -31,9 +31,13 @@ def end_of_startup() -> None:
     gc.enable()
 
 
-def _configure_logging() -> None:
-    # stdio carries the protocol on stdout: logs go to stderr only.
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _configure_logging(level: str | None = None) -> None:
+    """stdio carries the protocol on stdout: logs go to stderr only. By default the libraries log warnings only
+    (no line per request from httpx2, the SDK or the embedded sandbox) and cleavr-mcp its own rare INFO lines;
+    `--log-level` sets one level for everything."""
+    logging.basicConfig(level=(level or "warning").upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cleavr_mcp").setLevel((level or "info").upper())
 
 
 # CLI flag (argparse dest) → Settings field. Flags override the environment / .env; unset flags leave them alone.
@@ -62,7 +66,7 @@ def settings_from_args(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    _configure_logging()
+    _configure_logging(getattr(args, "log_level", None))
     from pydantic import ValidationError
 
     try:

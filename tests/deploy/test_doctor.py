@@ -148,3 +148,17 @@ def test_jwt_without_audience_is_flagged(env, capsys):
     _, lines = doctor(capsys)
     assert lines["HTTP auth"].startswith("✓ JWT via JWKS")
     assert lines["JWT checks"].startswith("! CLEAVR_MCP_JWT_AUDIENCE unset")
+
+
+def test_webhook_hint_is_a_command_the_cli_accepts(env, capsys):
+    import shlex
+
+    from cleavr_mcp.cli import build_parser
+    from cleavr_mcp.commands.doctor import WEBHOOK_REGISTER_HINT
+
+    _, lines = doctor(capsys)
+    assert f"`{WEBHOOK_REGISTER_HINT}`" in lines["Webhooks"] and "create_webhook" not in lines["Webhooks"]
+    program, *argv = shlex.split(WEBHOOK_REGISTER_HINT)
+    assert program == "cleavr-mcp"
+    args = build_parser().parse_args(argv)
+    assert (args.command, args.url) == ("webhooks", "https://your-host/webhooks/cleavr")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -19,8 +20,15 @@ from .conftest import HttpMCP, make_settings, mcp_http_server
 
 pytestmark = pytest.mark.anyio
 
-# The tools this configuration offers at all (a test API host and no CleverInvo: no CleverInvo toolset).
-SPECS = build_server(make_settings(Path(tempfile.mkdtemp(prefix="cleavr-policy-")))).specs
+
+
+def offered_specs() -> dict:
+    """The tools this configuration offers at all (a test API host and no CleverInvo: no CleverInvo toolset)."""
+    with tempfile.TemporaryDirectory(prefix="cleavr-policy-") as data_dir:  # removed again: nothing left in /tmp
+        return build_server(make_settings(Path(data_dir))).specs
+
+
+SPECS = offered_specs()
 READ_TOOLS = {n for n, s in SPECS.items() if s.read_only}
 MONEY_TOOLS = {n for n, s in SPECS.items() if s.money}
 
@@ -165,3 +173,15 @@ async def test_header_hidden_tool_is_refused_before_any_api_call(full_server):
     # TOOL_NOT_ALLOWED, not a transport error: the (unreachable) API was never called.
     assert result.is_error and error_of(result)["code"] == "TOOL_NOT_ALLOWED"
     assert "read-only" in error_of(result)["message"]
+
+
+def test_collecting_this_module_leaves_no_temporary_folder(tmp_path):
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEAVR_MCP_")}
+    subprocess.run([sys.executable, "-c", "import tests.deploy.test_policy_config"], cwd=Path(__file__).resolve().parents[2],
+                   env={**env, "TMPDIR": str(tmp)}, check=True, timeout=120)
+    assert list(tmp.iterdir()) == []
