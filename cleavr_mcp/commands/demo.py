@@ -62,6 +62,26 @@ def _form_fields(schema: dict[str, Any] | None) -> list[str]:
     return fields
 
 
+class _TrimmedLines:
+    """A text stream that drops the spaces rich pads each grid line with, so piped output has no trailing spaces."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._out.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 class Transcript:
     """Where the tour is written: a readable rich transcript, or one JSON line per step (`--json`)."""
 
@@ -75,7 +95,7 @@ class Transcript:
 
             console = Console(file=out, highlight=False)
             if not console.is_terminal:  # piped or captured: keep each line whole (the form texts stay greppable)
-                console = Console(file=out, highlight=False, width=160)
+                console = Console(file=_TrimmedLines(out), highlight=False, width=160)
             self.console = console
 
     # Each method records an entry (for --json) and prints it (for people).
@@ -287,6 +307,12 @@ class Tour:
         self.transcript.check(ok_text)
 
 
+# The two debtors of the tour are two companies: each its own SIRET, both valid (Luhn; checked by a test with
+# python-stdnum, as the server checks them).
+DEBTOR_CORP_SIRET = "73282932000074"
+BAKERY_SIRET = "41520368600019"
+
+
 def _days_ago(days: int) -> str:
     return (date.today() - timedelta(days=days)).isoformat()
 
@@ -300,7 +326,7 @@ def _submission(user_id: str, number: str) -> dict[str, Any]:
         "invoice": {"numbers": [number], "issue_date": issued.isoformat(), "due_date": issued.isoformat(),
                     "service_description": "Website redesign and hosting set-up", "amount": "5000.00",
                     "amount_before_tax": "4166.67", "tax_amount": "833.33", "currency": "EUR"},
-        "debtor": {"company_name": "Debtor Corp", "company_type": "company", "siret": "73282932000074",
+        "debtor": {"company_name": "Debtor Corp", "company_type": "company", "siret": DEBTOR_CORP_SIRET,
                    "address": {"line1": "456 Avenue des Champs", "city": "Lyon", "postal_code": "69000",
                                "country": "FR"},
                    "contacts": [{"first_name": "Marie", "last_name": "Martin", "email": "marie.martin@debtor.example",
@@ -392,7 +418,7 @@ def _invoice_pdf(path: Path, number: str) -> None:
                "notes": None, "terms": None}
     # The client's email and phone are not on the invoice: the extraction reports them missing.
     client = {"name": "Boulangerie Dupont SARL", "address": "12 rue de la République, 69002 Lyon",
-              "taxId": "732 829 320 00074", "email": None, "phone": None}
+              "taxId": " ".join((BAKERY_SIRET[:3], BAKERY_SIRET[3:6], BAKERY_SIRET[6:9], BAKERY_SIRET[9:])), "email": None, "phone": None}
     path.write_bytes(render_invoice_pdf(invoice, client, ISSUER))
 
 

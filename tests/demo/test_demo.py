@@ -41,6 +41,7 @@ def test_the_tour_runs_green_and_the_transcript_shows_each_step(tmp_path):
     for number, (title, _) in enumerate(demo.STEPS, 1):
         assert f"Step {number} · {title}" in text
     assert "✗" not in text and "Demo complete: all 6 steps did what they should" in text
+    assert [line for line in text.splitlines() if line != line.rstrip()] == []  # no padding at line ends
     # (1) onboarding link, then onboarded
     assert "→ create_user(" in text and "onboarding_url: http" in text and "can submit receivables: yes" in text
     # (2) the quote sentence
@@ -88,6 +89,14 @@ def test_json_lines_one_per_step_then_a_summary(tmp_path):
     assert submitted["structured"]["commission_summary"] == QUOTE
     call = next(e for e in third if e["kind"] == "call")
     assert "phone" not in call["arguments"]["receivable"]["debtor"]["contacts"][0]  # full arguments, no phone
+    # The two debtors are two companies: distinct SIRETs, both valid; the second one read back from its PDF.
+    from stdnum.fr import siret
+
+    pdf_submit = next(e for e in steps[3]["entries"] if e["kind"] == "call" and e["tool"] == "submit_receivable")
+    sirets = [call["arguments"]["receivable"]["debtor"].get("siret"),
+              pdf_submit["arguments"]["receivable"]["debtor"].get("siret")]
+    assert sirets == [demo.DEBTOR_CORP_SIRET, demo.BAKERY_SIRET] and all(siret.is_valid(s) for s in sirets)
+    assert sirets[0] != sirets[1]
     cancel = next(e for e in steps[5]["entries"] if e["kind"] == "result" and e["tool"] == "cancel_receivable")
     assert cancel["structured"]["receivable"]["status"] == "cancelled"
 
@@ -130,6 +139,7 @@ def test_subprocess_never_goes_live_and_leaves_nothing_behind(tmp_path):
     assert QUOTE in out and PHONE_WARNING in out and "receivable.disputed" in out and "is cancelled" in out
     assert out.count("(sandbox)?") == 2 and out.count("— sandbox?") == 2  # the four forms name the environment
     assert "(live)" not in out and "— live?" not in out
+    assert [line for line in out.splitlines() if line != line.rstrip()] == []  # piped: no trailing spaces
     assert "a temporary folder" in out and "Data kept" not in out
     assert "HTTP Request" not in proc.stderr  # the SDK's request logging stays out of the transcript
     assert list(scratch.iterdir()) == []  # the temporary data folder is gone
