@@ -19,7 +19,7 @@ from ..config import Environment, Settings
 from .errors import error_result, validation_error_result
 from .policy import ToolPolicy
 from .registry import Toolset, ToolSpec, all_tools
-from .schemas import compact
+from .schemas import compact, output_shape
 from .state import AppState, open_state
 
 INSTRUCTIONS = """\
@@ -67,7 +67,7 @@ class CleavrMCP(MCPServer[AppState]):
             self._compact_tools = [
                 t.model_copy(update={
                     "input_schema": compact(t.input_schema, drop_nulls=True),
-                    "output_schema": compact(t.output_schema, drop_nulls=False) if t.output_schema else None,
+                    "output_schema": output_shape(t.output_schema) if t.output_schema else None,
                 })
                 for t in await super().list_tools()
             ]

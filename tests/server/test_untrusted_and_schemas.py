@@ -1,4 +1,4 @@
-from cleavr_mcp.server.schemas import compact
+from cleavr_mcp.server.schemas import compact, output_shape
 from cleavr_mcp.server.untrusted import clean_text, untrusted
 
 
@@ -41,7 +41,50 @@ def test_compact_drops_titles_and_null_unions_from_inputs():
     }}
 
 
-def test_compact_keeps_null_unions_in_outputs():
-    schema = {"properties": {"x": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "title": "X"}}}
-    assert compact(schema, drop_nulls=False) == {
-        "properties": {"x": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None}}}
+def test_output_shape_inlines_refs_and_turns_null_unions_into_type_lists():
+    schema = {
+        "$defs": {"Inner": {"title": "Inner", "type": "object", "description": "d",
+                            "properties": {"description": {"type": "string", "maxLength": 5}},
+                            "required": ["description"]},
+                  "Status": {"enum": ["a", "b"], "type": "string"}},
+        "type": "object",
+        "properties": {
+            "x": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "title": "X"},
+            "inner": {"anyOf": [{"$ref": "#/$defs/Inner"}, {"type": "null"}], "default": None},
+            "status": {"$ref": "#/$defs/Status"},
+            "maybe_status": {"anyOf": [{"$ref": "#/$defs/Status"}, {"type": "null"}]},
+            "rate": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+            "required": {"type": "integer"},  # properties named like keywords survive
+        },
+        "required": ["status", "required"],
+    }
+    assert output_shape(schema) == {"type": "object", "properties": {
+        "x": {"type": ["string", "null"]},
+        "inner": {"type": ["object", "null"], "properties": {"description": {"type": "string"}}},
+        "status": {"enum": ["a", "b"], "type": "string"},
+        "maybe_status": {"enum": ["a", "b", None], "type": ["string", "null"]},
+        "rate": {"type": ["number", "string"]},
+        "required": {"type": "integer"},
+    }}
+
+
+def test_output_shape_accepts_every_result_the_full_schema_accepts():
+    from jsonschema import Draft202012Validator
+
+    from cleavr_mcp.tools.shapes import ReceivableView
+
+    full = ReceivableView.model_json_schema(mode="validation")
+    shaped = output_shape(full)
+    assert "$defs" not in shaped and "$ref" not in str(shaped) and "anyOf" not in str(shaped)
+    good = {"id": "rec_1", "status": "disputed", "amount": "12.50", "currency": "EUR", "invoice_numbers": ["F-1"],
+            "issue_date": "2026-01-01", "due_date": "2026-02-01", "debtor_name": {"source": "invoice", "text": "X"},
+            "service_description": None, "dispute": {"reason": "r", "debtor_message": None, "evidence_requested": []},
+            "commission": None, "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
+            "what_to_do": "w", "allowed_next_statuses": ["cancelled"]}
+    for schema in (full, shaped):
+        assert not list(Draft202012Validator(schema).iter_errors(good))
+    for wrong in ({"status": "lost"}, {"amount": None}, {"dispute": {"reason": 3}}, {"contacts": [{"level": "x"}]},
+                  {"debtor_name": "plain"}):
+        bad = {**good, **wrong}
+        assert list(Draft202012Validator(full).iter_errors(bad)), wrong
+        assert list(Draft202012Validator(shaped).iter_errors(bad)), wrong
