@@ -1,0 +1,44 @@
+"""Context cost: what a model is shown for the tool list stays within the budgets of issue 19 (bytes, measured on
+the wire form); benchmarks/context_cost.py prints the same figures per tool, with cl100k tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from cleavr_mcp.config import Settings
+from cleavr_mcp.server.app import build_server
+
+from .conftest import client, demo_user, submission
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def every_tool_server(tmp_path):
+    # Every toolset, CleverInvo included (as the embedded sandbox serves by default); listing needs no backend.
+    return build_server(Settings(_env_file=None, data_dir=tmp_path, base_url="http://127.0.0.1:9",
+                                 cleverinvo_base_url="http://127.0.0.1:9/api/v1", cleverinvo_api_key="cinv_x"))
+
+
+async def _tools(server) -> dict[str, dict]:
+    async with client(server) as c:
+        listed = (await c.list_tools()).tools
+    return {t.name: t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in listed}
+
+
+async def test_the_batch_refers_to_submit_receivable_instead_of_repeating_its_schema(every_tool_server):
+    tools = await _tools(every_tool_server)
+    items = tools["submit_receivables_batch"]["inputSchema"]["properties"]["receivables"]["items"]
+    assert "submit_receivable" in items["description"] and set(items["required"]) == {"user_id", "invoice", "debtor"}
+    assert "$defs" not in tools["submit_receivables_batch"]["inputSchema"]
+    assert "Contact" in tools["submit_receivable"]["inputSchema"]["$defs"]
+
+
+async def test_a_batch_item_is_still_validated_in_full(server, settings):
+    item = submission(demo_user(settings), number="V-1")
+    del item["invoice"]["due_date"]
+    async with client(server) as c:
+        result = await c.call_tool("submit_receivables_batch", {"receivables": [item]})
+    assert result.is_error
+    text = result.content[0].text
+    assert "VALIDATION_ERROR" in text and "due_date" in text
