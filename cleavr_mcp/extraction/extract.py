@@ -218,6 +218,11 @@ def _amounts(finder: FieldFinder, res: _Result) -> int | None:
             if sum(x.confidence for x in best_combo) >= sum(x.confidence for x in pick) - 0.4:
                 pick, checked = list(best_combo), True
     amount, before, tax_amount = pick
+    if not checked and amount is not None and tax_amount is not None and tax_amount.value > amount.value:
+        # Tax cannot exceed the total: the "tax" is another number (a rate table, a registration number).
+        res.warn("invoice.tax_amount", f"Tax {tax_amount.value} read above the total {amount.value}: dropped",
+                 str(tax_amount.value))
+        tax_amount = None
     if amount is None and before is not None and tax_amount is not None:
         # No total printed: HT + TVA gives it, but that is a derivation, not a reading.
         amount = Candidate(before.value + tax_amount.value, 0.6, before.line, "guess", "ht+tva")
@@ -273,15 +278,16 @@ def _first(cands: list[Candidate]) -> Candidate | None:
 # --- debtor -------------------------------------------------------------------------------------------------
 def _debtor(doc: Document, finder: FieldFinder, res: _Result) -> None:
     debtors = DebtorFinder(doc)
-    blocks = debtors.labelled_blocks()
-    block = None
-    if blocks:
-        top = max(b.confidence for b in blocks)
-        block = min((b for b in blocks if b.confidence == top), key=lambda b: b.line_index)
-    else:
-        fallback = debtors.unlabelled_blocks()
-        block = fallback[0] if fallback else None
-    parsed = parse_block(block.lines) if block else None
+    # The most specific heading first, then the first one in the document; a heading whose block holds no name
+    # (`Bill to` + `Address`) gives way to the next one.
+    blocks = sorted(debtors.labelled_blocks(), key=lambda b: (-b.confidence, b.line_index))
+    blocks += debtors.sender_line_blocks() + debtors.unlabelled_blocks()
+    block, parsed = None, None
+    for candidate in blocks:
+        parsed_candidate = parse_block(candidate.lines)
+        if parsed_candidate.company_name or parsed_candidate.emails:
+            block, parsed = candidate, parsed_candidate
+            break
     conf = block.confidence if block else UNLABELLED
     if parsed is None or parsed.company_name is None:
         parsed_emails: list[str] = []

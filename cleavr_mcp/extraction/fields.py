@@ -38,7 +38,7 @@ class Candidate:
 
 # --- helpers -------------------------------------------------------------------------------------------------
 _LEAD = re.compile(r"^[\s:.#°\-]*")
-_ALLOWED_WORDS = {"eur", "usd", "gbp", "chf", "ttc", "ht", "euros", "euro", "htva", "tvac", "incl", "excl"}
+_ALLOWED_WORDS = {"eur", "usd", "gbp", "chf", "inr", "rs", "ttc", "ht", "euros", "euro", "htva", "tvac", "incl", "excl"}
 _WORD = re.compile(r"[A-Za-zÀ-ÿ]{2,}")
 
 
@@ -63,6 +63,39 @@ def _next_cells_text(line: Line, pos: int) -> str:
 def _near_start(tail: str, found: Found, max_gap: int) -> bool:
     gap = tail[: found.start]
     return len(gap.strip()) <= max_gap and not any(ch.isdigit() for ch in gap)
+
+
+# --- plausibility of single values ----------------------------------------------------------------------------
+# A registration number (VAT id, TIN, SIREN, company register) is never money: a long run of digits without cents
+# (`29670869006`), or digit groups right after a country prefix (`DE 232 446 240`).
+_ID_PREFIX = re.compile(r"(?:\b[A-Z]{2}\s?|[#№]\s?)$")
+MAX_PLAIN_DIGITS = 8
+
+
+def is_registration_shaped(text: str, found: Found) -> bool:
+    raw = found.raw
+    digits = re.sub(r"\D", "", raw)
+    has_cents = bool(re.search(r"[.,]\d{1,2}$", raw))
+    if has_cents:
+        return False  # registration numbers have no cents
+    return len(digits) > MAX_PLAIN_DIGITS or bool(_ID_PREFIX.search(text[: found.start]))
+
+
+def find_money(text: str) -> list[Found]:
+    """Amounts in `text` that can be money (registration-shaped numbers left out)."""
+    return [f for f in find_amounts(text) if not is_registration_shaped(text, f)]
+
+
+_POSTCODE = re.compile(r"\d{4,6}|\d{4}\s?[A-Z]{2}|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}")
+
+
+def postcode_in_text(line: Line, found: Found) -> bool:
+    """A postcode-shaped token inside an address line (`Bangalore, Karnataka, India - 560067`), not a value alone
+    in its table cell: never an invoice number unless a label says it is one."""
+    if not _POSTCODE.fullmatch(found.value):
+        return False
+    cell = line.cell_at(found.start)
+    return cell is not None and cell.text.strip(" #:") != found.value
 
 
 # --- label-driven search ----------------------------------------------------------------------------------------
@@ -100,7 +133,7 @@ class FieldFinder:
         for lab in L.INVOICE_NUMBER:
             for line, m in self.doc.search(lab.pattern):
                 tail = line.text[m.end() :]
-                mm = re.match(r"[\s:#°]*\S+\s+(?:du|of|dated|del|vom)\s+", tail, re.IGNORECASE)
+                mm = re.match(r"[\s:#°]*\S+\s+(?:du|of|dated|del|vom|von|van|de|dal)\s+", tail, re.IGNORECASE)
                 if not mm:
                     continue
                 found = self.dates(tail[mm.end() :])
@@ -116,11 +149,11 @@ class FieldFinder:
                 if tax and (L.NOT_TAX_CONTEXT.search(line.text) or L.NOT_TAX_PREFIX.search(line.text[: m.start()])):
                     continue
                 tail = _next_cells_text(line, m.end())
-                found = find_amounts(tail)
+                found = find_money(tail)
                 if found:
                     out.append(Candidate(found[-1].value, lab.strength, line.index, "beside", lab.name))
                     continue
-                for below_line, f in self._below(line, m, find_amounts):
+                for below_line, f in self._below(line, m, find_money):
                     out.append(Candidate(f.value, lab.strength * BELOW_FACTOR, below_line.index, "below", lab.name))
         return [c for c in out if c.value >= 0]
 
@@ -131,11 +164,13 @@ class FieldFinder:
             for line, m in self.doc.search(lab.pattern):
                 tail = line.text[m.end() :]
                 tokens = find_number_tokens(tail)
-                if tokens and _near_start(tail, tokens[0], 0) and _LEAD.match(tail).end() >= tokens[0].start:
+                if tokens and _LEAD.match(tail).end() >= tokens[0].start:
                     for value in _token_list(tail, tokens):
                         out.append(Candidate(value, lab.strength, line.index, "beside", lab.name))
                     continue
                 for below_line, f in self._below(line, m, find_number_tokens, rows=50):
+                    if postcode_in_text(below_line, f):
+                        continue
                     out.append(Candidate(f.value, lab.strength * BELOW_FACTOR, below_line.index, "column", lab.name))
         return out
 
@@ -237,7 +272,8 @@ CONTACT_RE = re.compile(
 )
 CIVILITY_RE = re.compile(r"^(?:m\.|mr\.?|mrs\.?|ms\.?|mme\.?|mlle\.?|monsieur|madame|dr\.?)\s+", re.IGNORECASE)
 LEGAL_FORM_RE = re.compile(
-    r"\b(?:sas|sasu|sarl|eurl|sa|sci|snc|scop|selarl|ltd|llc|inc|corp|plc|gmbh|b\.?v\.?|n\.?v\.?|ag|srl|spa|s\.a\.s?\.?|company|co\.)\b\.?",
+    r"\b(?:sas|sasu|sarl|eurl|sa|sci|snc|scop|selarl|ltd|limited|llc|inc|corp|plc|gmbh|kg|b\.?v\.?|n\.?v\.?|ag|srl|spa"
+    r"|s\.?l\.?|s\.a\.s?\.?|company|co\.)\b\.?",
     re.IGNORECASE,
 )
 COUNTRIES = {
@@ -345,14 +381,29 @@ def split_name(name: str) -> tuple[str | None, str | None]:
     return parts[0], " ".join(parts[1:])
 
 
+def _contact_details(text: str) -> bool:
+    return bool(EMAIL_RE.search(text) or PHONE_BARE_RE.search(text))
+
+
+def _strip_contact_details(name: str) -> str:
+    """`Marie Martin · +33 6 12…` / `Marie Martin <m@x.fr>, 06 …` → `Marie Martin`."""
+    name = PHONE_BARE_RE.sub("", EMAIL_RE.sub("", name))
+    return re.split(r"\s*[·•|<>,;]\s*|\s{2,}", name.strip())[0].strip(" -")
+
+
 def parse_block(lines: list[str]) -> ParsedDebtor:
     d = ParsedDebtor()
     address_lines: list[str] = []
     explicit_country = None
     for raw in lines:
         text = raw.strip()
-        if not text:
+        if not text or L.LABEL_WORDS.match(text) or L.SKIPPED_BLOCK_KEYS.match(text):
+            continue  # label words are never names; customer numbers are not part of the debtor
+        if m := L.NAME_KEY.match(text):
+            if d.company_name is None and text[m.end():].strip():
+                d.company_name = text[m.end():].strip(" ,")
             continue
+        text = L.ADDRESS_KEY.sub("", text)
         consumed = False
         for email in EMAIL_RE.findall(text):
             email = email.replace(" ", "")
@@ -381,8 +432,11 @@ def parse_block(lines: list[str]) -> ParsedDebtor:
                 consumed = True
         if m := CONTACT_RE.match(text):
             name = EMAIL_RE.sub("", m["name"]).strip(" ,-")
-            if name:
-                d.contact_names.append(split_name(name))
+            # `ATTN: iViveLabs Limited`: a legal form makes it the company, not a person to write to.
+            if name and d.company_name is None and LEGAL_FORM_RE.search(name) and not _contact_details(text):
+                d.company_name = name
+            elif name:
+                d.contact_names.append(split_name(_strip_contact_details(name)))
             consumed = True
         if consumed:
             continue
@@ -419,10 +473,15 @@ def _with_close_cells(line: Line, cell) -> str:
 
 
 MERGE_GAP = 3
+SENDER_SEPARATORS = re.compile(r"\s+[-–•●·|]\s+")
+POSTAL_IN_TEXT = re.compile(r"(?:\b[A-Z]{1,2}-)?\b\d{4,5}\s+[A-Za-zÀ-ÿ]")
+SENDER_LINE = 0.6
+SENDER_DRIFT = 10
 ISSUER_MARKERS = re.compile(
     r"\b(?:iban|bic|swift|kvk|rcs|capital|si[èe]ge|www\.|https?://|registered|handelsregister)\b", re.IGNORECASE
 )
-BLOCK_STOP_LABELS = L.ALL_FIELD_LABELS + L.DEBTOR_BLOCK + L.SERVICE
+# `ATTN: name` continues a block (`Bill to Address:` / `ATTN: iViveLabs Limited`); other headings start a new one.
+BLOCK_STOP_LABELS = L.ALL_FIELD_LABELS + [lab for lab in L.DEBTOR_BLOCK if "attn" not in lab.name] + L.SERVICE
 
 
 class DebtorFinder:
@@ -464,9 +523,39 @@ class DebtorFinder:
             empty = 0
             if any(lab.pattern.match(cell.text) for lab in BLOCK_STOP_LABELS) or L.SERVICE_HEADER.fullmatch(cell.text):
                 break
-            out.append(_with_close_cells(nxt, cell))
+            text = _with_close_cells(nxt, cell)
+            if text.rstrip().endswith(":"):  # `Name:` ... `Kunden AG Mitte` far right: a key-value block
+                text += " " + " ".join(c.text for c in nxt.cells if c.start > cell.end)
+            out.append(text.strip())
             if seen is not None:
                 seen.add((nxt.index, cell.start))
+        return out
+
+    def sender_line_blocks(self) -> list[DebtorBlock]:
+        """The window-envelope convention: a one-line sender address (`QualityHosting AG - Uferweg 40-42 - D-63571
+        Gelnhausen`, `Bei Spiel GmbH ● Ecke 12 ● 12345 Stadthausen`) sits right above the recipient's block.
+        A convention, not a label: confidence 0.6."""
+        out = []
+        for line in self.doc.lines:
+            if line.page != 0 or line.index > 60:
+                break
+            if not line.cells:
+                continue
+            start = line.cells[0].start
+            parts = [p for p in SENDER_SEPARATORS.split(line.text[start:]) if p.strip()]
+            if len(parts) < 3 or not any(POSTAL_IN_TEXT.search(p) for p in parts[1:]):
+                continue
+            # The window sits a few blank lines below the sender line: start the column at the first line there.
+            first = next((ln for ln in self.doc.lines[line.index + 1 : line.index + 12]
+                          if ln.page == line.page and ln.cells), None)
+            if first is None:
+                continue
+            # The sender line is printed smaller: its columns drift from the block's by a few characters.
+            head = min(first.cells, key=lambda c: abs(c.start - start))
+            if abs(head.start - start) > SENDER_DRIFT:
+                continue
+            below = [_with_close_cells(first, head), *self._column_below(first, {head.start}, max_lines=6)]
+            out.append(DebtorBlock(below, SENDER_LINE, line.index, "sender line"))
         return out
 
     def unlabelled_blocks(self) -> list[DebtorBlock]:

@@ -1,4 +1,4 @@
-"""French, English (and a little Dutch) labels, grouped by the field they announce.
+"""French, English, German, Dutch, Spanish and Italian labels, grouped by the field they announce.
 
 Strength is the confidence a value gets when found right beside the label: specific labels (`Date d'échéance`,
 `Total TTC`) 0.92, ambiguous ones (`Total`, `Date`) 0.75–0.85. Patterns are case-insensitive.
@@ -22,7 +22,8 @@ class Label:
 
 
 def _labels(*specs: tuple[str, float]) -> list[Label]:
-    return [Label(re.compile(rf"(?<![\w]){p}", _F), s, p) for p, s in specs]
+    # A label is whole words: `Netto` must not be read in `Nettoyage`, nor `Total` in `Totalement`.
+    return [Label(re.compile(rf"(?<![\w]){p}(?![^\W\d_])", _F), s, p) for p, s in specs]
 
 
 _NO = r"(?:n[°o]\.?|no\.?|nr\.?|num(?:[ée]ro|ber)|#)"
@@ -36,6 +37,12 @@ INVOICE_NUMBER = _labels(
     (rf"{_NO}\s*(?:de\s+)?(?:la\s+)?(?:facture|invoice)\s*:?", STRONG),
     (r"invoice\s+(?:number|no\.?|#|id)\s*:?", STRONG),
     (r"factuurnummer\s*:?", STRONG),
+    (r"rechnungs[\s\-]?(?:nr\.?|nummer|no\.?)\s*:?", STRONG),
+    (rf"rechnung\s*{_NO}\s*:?", STRONG),
+    (rf"\w*rechnung\s*(?:\(\d{{3}}\)\s*)?{_NO}\s*:?", STRONG),
+    (r"beleg(?:nummer|nr\.?)\s*:?", MEDIUM),
+    (rf"(?:n[úu]mero\s+de\s+factura|factura\s*{_NO}|n[º°o]\.?\s*(?:de\s+)?factura)\s*:?", STRONG),
+    (rf"(?:numero\s+(?:della\s+)?fattura|fattura\s*{_NO}|n\.\s*fattura)\s*:?", STRONG),
     (r"(?:facture|invoice|factuur)(?![\w'’])\s*:?", MEDIUM),
     (r"(?:factures|invoices)(?![\w'’])\s*:?", MEDIUM),
 )
@@ -47,12 +54,18 @@ ISSUE_DATE = _labels(
     (r"date\s+of\s+(?:issue|invoice)\s*:?", STRONG),
     (r"factuur\s?datum\s*:?", STRONG),
     (r"(?:issued|[ée]mise?)\s+(?:on|le)\s*:?", STRONG),
+    (r"rechnungs[\s\-]?datum\s*:?", STRONG),
+    (r"fecha\s+(?:de\s+)?(?:la\s+)?(?:factura|emisi[óo]n|expedici[óo]n)\s*:?", STRONG),
+    (r"data\s+(?:della\s+)?(?:fattura|emissione|documento)\s*:?", STRONG),
+    (r"(?:datum|fecha)\s*:?", WEAK),
+    (r"data\s*:", WEAK),
     (r"date\s*:?(?!\s*(?:d['’]\s?[ée]ch|limite|de\s+(?:livraison|commande|paiement|r[èe]glement|la\s+commande)|due|of\s+(?:delivery|order)|d['’]exigibilit))", WEAK),
     (r"(?<=,)\s*le(?=\s+\d)", WEAK),
 )
 # Words that, just before a generic `Date`, make it another date (due, order, delivery…).
 NOT_ISSUE_PREFIX = re.compile(
-    r"(?:due|order|delivery|payment|livraison|commande|[ée]ch[ée]ance|paiement|service|ship(?:ping)?|expiry|valid)\W*$",
+    r"(?:due|order|delivery|payment|livraison|commande|[ée]ch[ée]ance|paiement|service|ship(?:ping)?|expiry|valid"
+    r"|liefer|bestell|leistungs|auftrags|vencimiento|entrega|pedido|scadenza|consegna|ordine|verval|order)\W*$",
     _F,
 )
 
@@ -66,6 +79,10 @@ DUE_DATE = _labels(
     (r"payment\s+due(?:\s+(?:on|by))?\s*:?", STRONG),
     (r"(?:due|payable|pay)\s+(?:by|on|before)\s*:?", STRONG),
     (r"vervaldatum\s*:?", STRONG),
+    (r"(?:zahlungsziel|f[äa]llig(?:keitsdatum|keit)?(?:\s+(?:am|bis))?|zahlbar\s+bis(?:\s+zum)?)\s*:?", STRONG),
+    (r"(?:fecha\s+(?:de\s+)?vencimiento|vencimiento)\s*:?", STRONG),
+    (r"(?:zahlbar|[üu]berweisen\s+sie)(?:\s+innerhalb\s+\d{1,3}\s+tag(?:e|en)(?:\s+netto)?)?\s+bis(?:\s+(?:zum|sp[äa]testens))?\s*:?", STRONG),
+    (r"(?:data\s+(?:di\s+)?scadenza|scadenza(?:\s+pagamento)?)\s*:?", STRONG),
     (r"due\s*:", MEDIUM),
 )
 
@@ -81,6 +98,15 @@ AMOUNT = _labels(
     (r"invoice\s+total\s*:?", STRONG),
     (r"factuur\s*totaal\s*:?", STRONG),
     (r"te\s+betalen\s*:?", STRONG),
+    (r"bedrag\s+incl(?:usief|\.)?\s*btw\s*:?", STRONG),
+    (r"totaal\s+incl(?:usief|\.)?\s*btw\s*:?", STRONG),
+    (r"(?:gesamt(?:betrag|summe)|rechnungs(?:betrag|summe)|endbetrag|brutto(?:betrag|summe)|zahlbetrag"
+     r"|zu\s+zahlen(?:der\s+betrag)?)(?!\s+(?:der|ohne|netto|exkl|zzgl))(?:\s+\(?brutto\)?)?(?:\s+eur)?\s*:?", STRONG),
+    (r"(?:summe|gesamt|total)\s+(?:brutto|inkl\.?\s*(?:mwst|ust)\.?)\s*:?", STRONG),
+    (r"(?:importe\s+total|total\s+(?:a\s+pagar|factura)|total\s+con\s+iva)\s*:?", STRONG),
+    (r"(?:totale\s+(?:documento|fattura|da\s+pagare)|importo\s+totale|netto\s+a\s+pagare)\s*:?", STRONG),
+    (r"total\s+for\s+this\s+invoice\s*:?", STRONG),
+    (r"total\s+amount\s+due(?:\s+on)?\s*:?", STRONG),
     (r"(?<!sous-)(?<!sous )(?<!sub-)(?<!sub )total(?:e)?(?!\s*(?:h\.?\s?t|hors|excl|ex\.|tva|vat|tax|before|sans|net|des|\(?\s*excl))\s*(?:facture|g[ée]n[ée]ral)?\s*:?", WEAK),
     (r"totaal\s*:?", WEAK),
 )
@@ -93,6 +119,13 @@ AMOUNT_BEFORE_TAX = _labels(
     (r"(?:amount|total)\s+before\s+tax(?:es)?\s*:?", STRONG),
     (r"net\s+amount\s*:?", STRONG),
     (r"exclusief\s+btw\s*:?", STRONG),
+    (r"totaal\s+excl(?:usief|\.)?\s*btw\s*:?", STRONG),
+    (r"(?:netto(?:betrag|summe)?|summe\s+netto|gesamt\s+netto|warenwert)(?:\s+eur)?\s*:?", MEDIUM),
+    (r"zwischensumme\s*:?", MEDIUM),
+    (r"(?:rechnungssumme|summe|gesamtbetrag|betrag)\s+(?:ohne|exkl\.?|zzgl\.?)\s*(?:ust|mwst)\.?\s*:?", STRONG),
+    (r"positionssumme\s*:?", MEDIUM),
+    (r"(?:base\s+imponible|total\s+sin\s+iva)\s*:?", STRONG),
+    (r"(?:totale\s+)?imponibile\s*:?", STRONG),
     (rf"base\s+{_HT}\s*:?", STRONG),
     (rf"sous[\s\-]?total(?:\s+{_HT})?\s*:?", MEDIUM),
     (r"sub[\s\-]?total\s*:?", MEDIUM),
@@ -105,16 +138,22 @@ TAX = _labels(
     (r"(?:tva|vat|btw)(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,2})?\s?%\s*\)?)?\s*:?", STRONG),
     (r"(?:sales\s+)?tax(?:es)?(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,3})?\s?%\s*\)?)?\s*:?", MEDIUM),
     (r"btw\s+bedrag\s*:?", STRONG),
+    (r"(?:mwst|ust|mehrwertsteuer|umsatzsteuer)(?![a-z])\.?(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,2})?\s?%\s*\)?)?\s*:?", MEDIUM),
+    (r"(?:(?:summe|gesamt)\s+(?:mwst|ust)\.?|(?:mwst|ust)\.?\s+gesamt|steuerbetrag|(?:mwst|ust)\.?[\s\-]?betrag)\s*:?", STRONG),
+    (r"(?:cuota\s+)?iva(?![a-z])(?:\s*\(?\s*\d{1,2}(?:[.,]\d{1,2})?\s?%\s*\)?)?\s*:?", STRONG),
 )
 # A `TVA` that introduces a VAT number or a legal mention, not an amount.
 NOT_TAX_CONTEXT = re.compile(
     r"intra|non\s+applicable|exon[ée]r|n[°o]\s*(?:de\s+)?tva|num[ée]ro\s+de\s+tva|tva\s+n[°o]|vat\s+(?:no|number|id|reg)"
-    r"|uw\s+btw|btw[\s\-]?(?:nr|nummer)|tax\s+id|[A-Z]{2}\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{3}|autoliquidation",
+    r"|uw\s+btw|btw[\s\-]?(?:nr|nummer)|tax\s+id|[A-Z]{2}\s?\d{2}\s?\d{3}\s?\d{3}\s?\d{3}|autoliquidation"
+    r"|(?:vat|tax)\s*/\s*tin|\btin\b|gstin|ust[\s\-]?id|steuer[\s\-]?(?:nr|nummer)|partita\s+iva|p\.\s?iva|\bnif\b|\bcif\b",
     _F,
 )
 
 # `Total (incl. VAT)`, `hors TVA`: the tax word qualifies another amount.
-NOT_TAX_PREFIX = re.compile(r"(?:incl(?:uding|\.)?|excl(?:uding|\.)?|hors|ex\.?|before|after|avant|sans|apr[èe]s)\s*$", _F)
+NOT_TAX_PREFIX = re.compile(
+    r"(?:incl(?:uding|\.)?|excl(?:uding|\.)?|hors|ex\.?|before|after|avant|sans|apr[èe]s|ohne|inkl\.?|zonder|sin|senza"
+    r"|con|netto|brutto)\s*$", _F)
 
 DEBTOR_BLOCK = _labels(
     (r"factur[ée]e?s?\s+[àa]\s*:?", STRONG),
@@ -127,6 +166,14 @@ DEBTOR_BLOCK = _labels(
     (r"customer\s*:?", MEDIUM),
     (r"factuuradres\s*:?", STRONG),
     (r"d[ée]biteur\s*:?", STRONG),
+    (r"bill(?:ing)?(?:\s+to)?\s+address\s*:?", STRONG),
+    (r"attn\.?\s*:", MEDIUM),
+    (r"rechnungs(?:adresse|empf[äa]nger(?:in)?)\s*:?", STRONG),
+    (r"(?:kunde|auftraggeber)\s*:", MEDIUM),
+    (r"(?:facturar\s+a|datos\s+del\s+cliente|cliente)\s*:", STRONG),
+    (r"(?:spett\.?(?:le)?|destinatario|intestatario)\s*:?", STRONG),
+    (r"k[äa]ufer(?:\s*/\s*leistungsempf[äa]nger)?\s*:?", STRONG),
+    (r"(?:leistungsempf[äa]nger|klant(?:gegevens)?|afnemer)\s*:", MEDIUM),
 )
 
 SERVICE = _labels(
@@ -142,6 +189,9 @@ PAYMENT_TERMS = _labels(
     (r"payment\s+terms\s*:?", STRONG),
     (r"terms(?:\s+of\s+payment)?\s*:", STRONG),
     (r"betalings(?:termijn|voorwaarden)\s*:?", STRONG),
+    (r"zahlungs(?:bedingungen|konditionen)\s*:?", STRONG),
+    (r"(?:condiciones|forma)\s+de\s+pago\s*:?", STRONG),
+    (r"(?:condizioni|modalit[àa]|termini)\s+di\s+pagamento\s*:?", STRONG),
 )
 
 CONTACT_EMAIL = _labels(
@@ -174,3 +224,21 @@ LATE_PENALTY = [
 MONTHLY = re.compile(r"per\s+month|par\s+mois|mensuel|monthly|/\s?mois|/\s?month", _F)
 
 ALL_FIELD_LABELS = INVOICE_NUMBER + ISSUE_DATE[:-2] + DUE_DATE + AMOUNT[:-2] + AMOUNT_BEFORE_TAX + PAYMENT_TERMS
+
+# Words that head a block or a field: never a name (`Address` under `Bill to`, `Name:` in a key-value block).
+LABEL_WORDS = re.compile(
+    r"^(?:(?:billing|shipping|delivery|invoice|postal|mailing)\s+)?(?:address|adresse|anschrift|adres|indirizzo|direcci[óo]n)"
+    r"|^(?:bill(?:ed)?|ship(?:ped)?|sold|invoice[d]?)\s+to|^(?:name|nom|naam|nombre|nome|raison\s+sociale|company|firma"
+    r"|soci[ée]t[ée]|client|customer|kunde|klant|cliente|attn|attention|contact|destinataire|käufer|k[äa]ufer)"
+    r"(?:\s*(?:name|nom))?\s*:?\s*$",
+    _F,
+)
+# `Label : value` lines of a key-value block whose value is not part of the debtor (`Nummer : GE2020211`).
+SKIPPED_BLOCK_KEYS = re.compile(
+    r"^(?:(?:globale\s+)?nummer|kunden[\s\-]?(?:nr|nummer)\.?|customer\s+(?:no|number|id)\.?|account\s+(?:no|number)"
+    r"|n[°o]\s+client|code\s+client|klantnummer|gln|id)\s*(?::|$)",
+    _F,
+)
+# `Name : X` / `Anschrift : Y` in a key-value block: the value is the company / an address line.
+NAME_KEY = re.compile(r"^(?:name|nom|naam|nombre|nome|firma|company|soci[ée]t[ée]|raison\s+sociale)\s*:\s*", _F)
+ADDRESS_KEY = re.compile(r"^(?:anschrift|address|adresse|adres|indirizzo|direcci[óo]n)\s*:\s*", _F)

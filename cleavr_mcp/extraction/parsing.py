@@ -6,6 +6,7 @@ beside which label.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -73,11 +74,16 @@ def find_amounts(text: str) -> list[Found]:
 
 
 # --- Currencies -------------------------------------------------------------------------------------------
-CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP"}
+CURRENCY_SYMBOLS = {"€": "EUR", "$": "USD", "£": "GBP", "₹": "INR"}
 CURRENCY_RE = re.compile(
-    r"(?P<sym>[€$£])|(?<![A-Za-z])(?P<code>EUR|USD|GBP|CHF|CAD|AUD|JPY)(?![A-Za-z])|\b(?P<word>euros?|dollars?)\b",
+    r"(?P<sym>[€$£₹])"
+    r"|(?<![A-Za-z])(?P<code>EUR|USD|GBP|CHF|CAD|AUD|JPY|INR)(?![A-Za-z])"
+    r"|\b(?P<word>euros?|dollars?|rupees?)\b"
+    # `Rs 1939`, `Rs. 40.00`: the rupee's usual mark, only in front of a number (`Rs` alone is a word).
+    r"|(?<![A-Za-z])(?P<rs>Rs)\.?(?=\s?-?\d)",
     re.IGNORECASE,
 )
+_WORD_CODES = {"euro": "EUR", "dollar": "USD", "rupee": "INR"}
 
 
 def find_currencies(text: str) -> list[Found]:
@@ -87,42 +93,31 @@ def find_currencies(text: str) -> list[Found]:
             code = CURRENCY_SYMBOLS[m.group("sym")]
         elif m.group("code"):
             code = m.group("code").upper()
+        elif m.group("rs"):
+            if m.group("rs") != "Rs":
+                continue  # `RS` / `rs` are not the rupee mark
+            code = "INR"
         else:
-            code = "EUR" if m.group("word").lower().startswith("euro") else "USD"
+            code = _WORD_CODES[m.group("word").lower().rstrip("s")]
         out.append(Found(code, m.start(), m.end(), m.group(0)))
     return out
 
 
 # --- Dates ------------------------------------------------------------------------------------------------
-MONTHS: dict[str, int] = {}
-for _num, _names in enumerate(
-    [
-        "janvier janv jan january januari",
-        "février fevrier févr fevr fév fev feb february februari",
-        "mars mar march maart",
-        "avril avr apr april",
-        "mai may mei",
-        "juin jun june juni",
-        "juillet juil jul july juli",
-        "août aout aug august augustus",
-        "septembre sept sep september",
-        "octobre oct october oktober",
-        "novembre nov november",
-        "décembre decembre déc dec december",
-    ],
-    start=1,
-):
-    for _name in _names.split():
-        MONTHS[_name] = _num
-_MONTH_ALT = "|".join(sorted(MONTHS, key=len, reverse=True))
-
+# Dates whose month is written as a word are found by shape here and read by `dateparser`, which knows the month
+# names and abbreviations of every language we read (FR, EN, DE, NL, ES, IT: `7. Mai 2014`, `3 de marzo de 2024`,
+# `August 3 , 2014`, `29 juillet 2026`). Numeric dates are read here, because their day/month order is a
+# property of the whole document (see numeric_date_order), not of one string.
+DATE_LANGUAGES = ("fr", "en", "de", "nl", "es", "it")
+_MONTH_WORD = r"[A-Za-zÀ-ÿ]{3,10}"
 _ISO_RE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
 _NUMERIC_RE = re.compile(r"(?<![\d/.\-])(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/\-]|\.\d)")
 _TEXT_DMY_RE = re.compile(
-    rf"(?<!\d)(\d{{1,2}})(?:er|st|nd|rd|th|e)?\.?\s+({_MONTH_ALT})\.?,?\s+(\d{{4}})(?!\d)", re.IGNORECASE
+    rf"(?<![\w])(\d{{1,2}})(?:er|st|nd|rd|th|e|º)?\.?\s+(?:de\s+)?({_MONTH_WORD})\.?,?\s+(?:de\s+|del\s+)?(\d{{4}})(?!\d)",
+    re.IGNORECASE,
 )
 _TEXT_MDY_RE = re.compile(
-    rf"(?<![A-Za-zÀ-ÿ])({_MONTH_ALT})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})(?!\d)", re.IGNORECASE
+    rf"(?<![A-Za-zÀ-ÿ])({_MONTH_WORD})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\s*,?\s+(\d{{4}})(?!\d)", re.IGNORECASE
 )
 
 
@@ -133,6 +128,38 @@ def _make_date(y: int, m: int, d: int) -> date | None:
         return date(y, m, d)
     except ValueError:
         return None
+
+
+@functools.lru_cache(maxsize=1)
+def _date_parser():
+    from dateparser.date import DateDataParser
+
+    return DateDataParser(
+        languages=list(DATE_LANGUAGES),
+        settings={"REQUIRE_PARTS": ["day", "month", "year"], "PREFER_LOCALE_DATE_ORDER": False,
+                  "RETURN_AS_TIMEZONE_AWARE": False},
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_worded_date(text: str) -> date | None:
+    """`7. Mai 2014` / `August 3 , 2014` / `3 de marzo de 2024` → date, or None when the word is not a month."""
+    word = re.search(_MONTH_WORD, text)
+    if word is None or word.group(0).lower() in _NOT_MONTHS:
+        return None
+    try:
+        data = _date_parser().get_date_data(re.sub(r"\s+,", ",", text))
+    except Exception:  # dateparser raises on some odd inputs; such a string is simply not a date
+        return None
+    return data.date_obj.date() if data and data.date_obj else None
+
+
+# Words dateparser reads as relative dates or weekdays, never a month in an invoice date.
+_NOT_MONTHS = {"day", "days", "jours", "tage", "dagen", "días", "giorni", "week", "weeks", "month", "months",
+               "mois", "monat", "year", "years", "jahr", "ans", "today", "net"}
+
+
+_VERSION_BEFORE = re.compile(r"(?:version|vers?|v|rev|release|build)\.?\s*$", re.IGNORECASE)
 
 
 def find_dates(text: str, order: DateOrder = "DMY") -> list[Found]:
@@ -148,14 +175,15 @@ def find_dates(text: str, order: DateOrder = "DMY") -> list[Found]:
 
     for m in _ISO_RE.finditer(text):
         add(_make_date(int(m[1]), int(m[2]), int(m[3])), m)
-    for m in _TEXT_DMY_RE.finditer(text):
-        add(_make_date(int(m[3]), MONTHS[m[2].lower()], int(m[1])), m)
-    for m in _TEXT_MDY_RE.finditer(text):
-        add(_make_date(int(m[3]), MONTHS[m[1].lower()], int(m[2])), m)
+    if re.search(_MONTH_WORD, text):
+        for m in _TEXT_DMY_RE.finditer(text):
+            add(parse_worded_date(m.group(0)), m)
+        for m in _TEXT_MDY_RE.finditer(text):
+            add(parse_worded_date(m.group(0)), m)
     for m in _NUMERIC_RE.finditer(text):
         a, b, y = int(m[1]), int(m[3]), int(m[4])
-        if len(m[4]) == 2 and m[2] == ".":
-            continue  # `12.05.24` is more often a version or an amount than a date
+        if len(m[4]) == 2 and m[2] == "." and _VERSION_BEFORE.search(text[: m.start()]):
+            continue  # `version 12.05.24` is a version; `Zahlungsziel 21.05.14` is a date
         day, month = (a, b) if order == "DMY" else (b, a)
         if month > 12 and day <= 12:  # unambiguous the other way round
             day, month = month, day
@@ -219,11 +247,15 @@ def find_number_tokens(text: str) -> list[Found]:
 _LANG_MARKERS = {
     "fr": r"\b(facture|échéance|montant|règlement|payer|tva|ttc|client|adresse|pénalités?|désignation|le|du|des)\b",
     "en": r"\b(invoice|due|amount|bill|tax|subtotal|payment|the|of|to|terms|description)\b",
+    "de": r"\b(rechnung|rechnungsnr|rechnungsdatum|betrag|mwst|ust|zahlungsziel|summe|kunde|und|der|die|das|bitte)\b",
     "nl": r"\b(factuur|totaal|btw|vervaldatum|datum|bedrag|artikel|klant|prijs|het|een)\b",
+    "es": r"\b(factura|fecha|importe|iva|vencimiento|cliente|total|pago|el|la|los|del)\b",
+    "it": r"\b(fattura|data|importo|iva|scadenza|cliente|totale|pagamento|il|della|dei|di)\b",
 }
 
 
 def detect_language(text: str) -> str:
+    """The document's language (fr, en, de, nl, es, it): the one whose marker words occur most; fr if none."""
     lowered = text.lower()
     scores = {lang: len(re.findall(pat, lowered)) for lang, pat in _LANG_MARKERS.items()}
     return max(scores, key=lambda k: scores[k]) if any(scores.values()) else "fr"

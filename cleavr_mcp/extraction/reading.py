@@ -50,12 +50,30 @@ def read_text_pages(pdf_bytes: bytes, backend: Backend = DEFAULT_BACKEND) -> lis
                 pages.append(page.extract_text(extraction_mode=mode) or "")
             except Exception:  # one broken page must not sink the others; it reads as empty (→ OCR fallback)
                 pages.append("")
+        if mode == "layout":
+            _refill_empty_layout_pages(pdf_bytes, pages)
         return pages
     import pdfplumber
 
     with pdfplumber.open(io.BytesIO(pdf_bytes)) as pdf:
         layout = not backend.endswith("plain")
         return [(page.extract_text(layout=layout) or "") for page in pdf.pages]
+
+
+def _refill_empty_layout_pages(pdf_bytes: bytes, pages: list[str]) -> None:
+    """pypdf's layout mode gives up on some content streams (unbalanced q/Q in ZUGFeRD visualisations) and returns
+    nothing for a page that has a text layer: read those pages with pdfplumber's layout mode instead of OCR."""
+    empty = [i for i, text in enumerate(pages) if not any(ch.isalpha() for ch in text)]
+    if not empty:
+        return
+    import pdfplumber
+
+    try:
+        with pdfplumber.open(io.BytesIO(pdf_bytes)) as pdf:
+            for i in empty:
+                pages[i] = pdf.pages[i].extract_text(layout=True) or ""
+    except Exception:  # the page stays empty and goes to OCR
+        return
 
 
 def text_layer_is_usable(pages: list[str]) -> bool:

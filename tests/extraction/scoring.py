@@ -65,6 +65,7 @@ REAL_FIELDS = {
     "amount_untaxed": "invoice.amount_before_tax",
     "amount_tax": "invoice.tax_amount",
     "currency": "invoice.currency",
+    "debtor": "debtor.company_name",
 }
 
 
