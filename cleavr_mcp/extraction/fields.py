@@ -259,15 +259,19 @@ PHONE_LABEL_RE = re.compile(
 )
 PHONE_BARE_RE = re.compile(r"(?<![\w+])(\+\d{1,3}[\s.\-]?\(?\d[\d\s().\-]{6,18}\d|0\d(?:[\s.\-]?\d{2}){4}|\(\d{3}\)\s?\d{3}[\s.\-]\d{4})(?!\d)")
 # Digits with single spaces/dots between groups; a labelled number of the wrong length is kept (and warned about).
-SIRET_RE = re.compile(r"siret\s*(?:n[°o])?\s*:?\s*(\d(?:[ .]?\d){5,20})", re.IGNORECASE)
+SIRET_RE = re.compile(
+    r"siret\s*(?:n[°o])?\s*(?:du\s+)?(?:client|d[ée]biteur)?\s*:?\s*(\d(?:[ .]?\d){5,20})", re.IGNORECASE)
 SIREN_RE = re.compile(r"siren\s*(?:n[°o])?\s*:?\s*(\d(?:[ .]?\d){5,12})", re.IGNORECASE)
 VAT_RE = re.compile(
     r"(?:tva(?:\s+intra(?:communautaire)?)?|vat(?:\s+(?:no\.?|number|id|reg(?:istration)?))?|n[°o]\s*(?:de\s+)?tva(?:\s+intra(?:communautaire)?)?|btw)"
     r"\s*(?:n[°o]\.?)?\s*:?\s*([A-Z]{2}\s?[0-9A-Z]{2}[\s.]?[0-9A-Z\s.]{7,14}[0-9A-Z])",
     re.IGNORECASE,
 )
+# `Contact : Name <email>, phone` / `Attn: Name · email · phone`: the name, then (maybe) its contact details.
 CONTACT_RE = re.compile(
-    r"^(?:(?:contact|interlocuteur|attention)\s*:|(?:attn\.?|[àa]\s+l['’]attention\s+de|t\.a\.v\.?)\s*:?)\s*(?P<name>[^@]+)$",
+    r"^(?:(?:contact|interlocuteur|attention|ansprechpartner(?:in)?|contactpersoon|persona\s+de\s+contacto|atenci[óo]n"
+    r"|referente)\s*:|(?:attn\.?|[àa]\s+l['’]attention\s+de|t\.a\.v\.?|z\.\s?hd\.?(?:\s+v(?:on|\.))?|alla\s+c\.\s?a\.?"
+    r"|c\.\s?a\.)\s*:?)\s*(?P<name>.+)$",
     re.IGNORECASE,
 )
 CIVILITY_RE = re.compile(r"^(?:m\.|mr\.?|mrs\.?|ms\.?|mme\.?|mlle\.?|monsieur|madame|dr\.?)\s+", re.IGNORECASE)
@@ -391,10 +395,31 @@ def _strip_contact_details(name: str) -> str:
     return re.split(r"\s*[·•|<>,;]\s*|\s{2,}", name.strip())[0].strip(" -")
 
 
+_INLINE_SEPARATORS = re.compile(r"\s+[-·•|]\s+")
+_ID_WORDS = re.compile(r"siret|siren|tva|vat|btw|ust|iva|e-?mail|t[ée]l", re.IGNORECASE)
+
+
+def split_inline(text: str) -> list[str]:
+    """`X SAS, 11 rue …, 31000 Toulouse - N° SIRET client : …` (one line) → one block line per part; any other line
+    as it is. Only lines holding a postcode or an identifier are split: a comma in a company name stays."""
+    parts: list[str] = []
+    for segment in _INLINE_SEPARATORS.split(text):
+        pieces = [p.strip() for p in segment.split(",") if p.strip()]
+        if len(pieces) > 1 and any(parse_postal_line(p) for p in pieces[1:]):
+            parts += pieces
+        else:
+            parts.append(segment.strip())
+    if len(parts) > 1 and (any(parse_postal_line(p) for p in parts) or any(_ID_WORDS.search(p) for p in parts[1:])):
+        if not CONTACT_RE.match(text):  # a contact line keeps its details together (name, email, phone)
+            return parts
+    return [text]
+
+
 def parse_block(lines: list[str]) -> ParsedDebtor:
     d = ParsedDebtor()
     address_lines: list[str] = []
     explicit_country = None
+    lines = [part for raw in lines for part in split_inline(raw.strip())]
     for raw in lines:
         text = raw.strip()
         if not text or L.LABEL_WORDS.match(text) or L.SKIPPED_BLOCK_KEYS.match(text):
@@ -423,11 +448,13 @@ def parse_block(lines: list[str]) -> ParsedDebtor:
         if m := VAT_RE.search(text):
             d.vat_number = re.sub(r"[\s.]", "", m[1]).upper()
             consumed = True
+        contact_line = CONTACT_RE.match(text)
         if m := PHONE_LABEL_RE.search(text):
             d.phones.append(m[1].strip())
             consumed = True
-        elif not consumed and (m := PHONE_BARE_RE.search(text)) and len(re.sub(r"\D", "", m[0])) >= 9:
-            if not re.search(r"[A-Za-zÀ-ÿ]{3,}", text.replace(m[0], "")):
+        elif (not consumed or contact_line) and (m := PHONE_BARE_RE.search(text)) and len(re.sub(r"\D", "", m[0])) >= 9:
+            # A bare number is a phone on its own line, or on an inline contact line (`Contact : Name <e>, 06 …`).
+            if contact_line or not re.search(r"[A-Za-zÀ-ÿ]{3,}", text.replace(m[0], "")):
                 d.phones.append(m[0].strip())
                 consumed = True
         if m := CONTACT_RE.match(text):

@@ -42,7 +42,7 @@ INVOICE_NUMBER = _labels(
     (rf"\w*rechnung\s*(?:\(\d{{3}}\)\s*)?{_NO}\s*:?", STRONG),
     (r"beleg(?:nummer|nr\.?)\s*:?", MEDIUM),
     (rf"(?:n[úu]mero\s+de\s+factura|factura\s*{_NO}|n[º°o]\.?\s*(?:de\s+)?factura)\s*:?", STRONG),
-    (rf"(?:numero\s+(?:della\s+)?fattura|fattura\s*{_NO}|n\.\s*fattura)\s*:?", STRONG),
+    (rf"(?:numero\s+(?:della\s+)?fattura|fattura\s*(?:{_NO}|n\.)|n\.\s*fattura)\s*:?", STRONG),
     (r"(?:facture|invoice|factuur)(?![\w'’])\s*:?", MEDIUM),
     (r"(?:factures|invoices)(?![\w'’])\s*:?", MEDIUM),
 )
@@ -181,7 +181,8 @@ SERVICE = _labels(
     (r"(?:description\s+des\s+(?:prestations|services)|nature\s+de\s+la\s+prestation|prestation|services?|description)\s*:", STRONG),
 )
 SERVICE_HEADER = re.compile(
-    r"(?:d[ée]signation|description|libell[ée]|prestations?|omschrijving|items?|services?)", _F
+    r"(?:d[ée]signation|description|libell[ée]|prestations?|omschrijving|items?|services?|beschreibung|bezeichnung"
+    r"|leistung|descripci[óo]n|concepto|descrizione)", _F
 )
 
 PAYMENT_TERMS = _labels(

@@ -1,6 +1,8 @@
 """A seeded generator of invoice PDFs with their ground truth, for the extractor's tests and benchmark.
 
-`generate_corpus(seed)` → ≥ 30 `Case`s: seven visually different templates (bordered tables with labels above
+`generate_corpus(seed)` → 51 `Case`s. Later layouts (LATER_PLAN, their own seeded stream): the long-form French
+letter (`Lyon, le …`, the client on one line, inline contact lines), German (a table layout and a DIN 5008 window
+letter), Dutch, Spanish and Italian. The first 37: seven visually different templates (bordered tables with labels above
 values, two-column header, minimal text, US English in dollars, English in euros, a statement listing several
 invoices, a letter listing several invoice numbers), French and English, numbers with thousands separators in three
 styles, dates in six formats, and variations: no due date, no email, no phone, an invalid SIRET, and scans (a text
@@ -79,6 +81,83 @@ MONTHS_FR = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "
              "novembre", "décembre"]
 MONTHS_EN = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
              "November", "December"]
+
+
+# German, Dutch, Spanish and Italian debtors (layouts added later: their own seeded stream, so the older cases
+# stay byte for byte the same).
+EU = {
+    "de": {
+        "debtors": ["Müller Maschinenbau GmbH", "Schneider Logistik AG", "Bäckerei Weber KG", "Fischer & Partner GmbH"],
+        "streets": ["Hauptstraße 12", "Bahnhofstraße 5", "Lindenallee 23", "Goethestraße 41"],
+        "cities": [("10115", "Berlin", "+49 30"), ("80331", "München", "+49 89"), ("50667", "Köln", "+49 221"),
+                   ("20095", "Hamburg", "+49 40")],
+        "country": ("DE", "Deutschland"),
+        "first": ["Anna", "Lukas", "Julia", "Felix"], "last": ["Schmidt", "Becker", "Hoffmann", "Wagner"],
+        "items": ["Wartung der Produktionsanlage", "Softwareentwicklung (Sprint 4)", "Beratung Logistikprozesse",
+                  "Lieferung Ersatzteile"],
+        "terms": ["14 Tage netto", "Zahlbar innerhalb von 30 Tagen ohne Abzug"],
+        "tax_rate": "19", "tld": ".de",
+    },
+    "nl": {
+        "debtors": ["Van Dijk Installaties B.V.", "De Vries Bouw B.V.", "Jansen Advies B.V.", "Bakker Transport B.V."],
+        "streets": ["Keizersgracht 123", "Stationsweg 8", "Dorpsstraat 17", "Kerkstraat 54"],
+        "cities": [("1012 AB", "Amsterdam", "+31 20"), ("3011 AD", "Rotterdam", "+31 10"), ("3511 LX", "Utrecht", "+31 30")],
+        "country": ("NL", "Nederland"),
+        "first": ["Sanne", "Daan", "Lotte", "Bram"], "last": ["de Jong", "Visser", "Smit", "Mulder"],
+        "items": ["Onderhoud installatie", "Adviesuren projectbegeleiding", "Transport Rotterdam-Utrecht"],
+        "terms": ["30 dagen netto", "Binnen 14 dagen na factuurdatum"],
+        "tax_rate": "21", "tld": ".nl",
+    },
+    "es": {
+        "debtors": ["Construcciones García S.L.", "Distribuciones Martínez S.A.", "Talleres López S.L."],
+        "streets": ["Calle Mayor 15", "Avenida de la Constitución 8", "Calle de Alcalá 120"],
+        "cities": [("28013", "Madrid", "+34 91"), ("08002", "Barcelona", "+34 93"), ("46002", "Valencia", "+34 96")],
+        "country": ("ES", "España"),
+        "first": ["Lucía", "Javier", "Carmen", "Pablo"], "last": ["García", "Fernández", "Ruiz", "Moreno"],
+        "items": ["Mantenimiento de instalaciones", "Consultoría informática", "Suministro de material eléctrico"],
+        "terms": ["Transferencia a 30 días", "Pago a 60 días fecha factura"],
+        "tax_rate": "21", "tld": ".es",
+    },
+    "it": {
+        "debtors": ["Rossi Costruzioni S.r.l.", "Bianchi Forniture S.p.A.", "Ferrari Impianti S.r.l."],
+        "streets": ["Via Roma 25", "Corso Vittorio Emanuele 10", "Via Garibaldi 7"],
+        "cities": [("00184", "Roma", "+39 06"), ("20121", "Milano", "+39 02"), ("10121", "Torino", "+39 011")],
+        "country": ("IT", "Italia"),
+        "first": ["Giulia", "Marco", "Francesca", "Luca"], "last": ["Rossi", "Russo", "Colombo", "Romano"],
+        "items": ["Manutenzione impianto elettrico", "Consulenza fiscale", "Fornitura materiale da ufficio"],
+        "terms": ["Bonifico bancario a 30 giorni", "Rimessa diretta a 60 giorni"],
+        "tax_rate": "22", "tld": ".it",
+    },
+}
+MONTHS = {
+    "de": ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober", "November",
+           "Dezember"],
+    "nl": ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+           "november", "december"],
+    "es": ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+           "noviembre", "diciembre"],
+    "it": ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre",
+           "novembre", "dicembre"],
+}
+# The words of one invoice layout in each language.
+WORDS = {
+    "de": {"title": "RECHNUNG", "number": "Rechnungsnr.", "issue": "Rechnungsdatum", "due": "Zahlungsziel",
+           "bill_to": "Rechnungsadresse", "items": ["Beschreibung", "Menge", "Einzelpreis", "Betrag"],
+           "before": "Nettobetrag", "tax": "MwSt. {rate} %", "total": "Gesamtbetrag", "terms": "Zahlungsbedingungen",
+           "contact": "Ansprechpartner", "email": "E-Mail", "phone": "Tel."},
+    "nl": {"title": "FACTUUR", "number": "Factuurnummer", "issue": "Factuurdatum", "due": "Vervaldatum",
+           "bill_to": "Factuuradres", "items": ["Omschrijving", "Aantal", "Prijs", "Bedrag"],
+           "before": "Subtotaal", "tax": "BTW {rate}%", "total": "Totaal incl. BTW", "terms": "Betalingstermijn",
+           "contact": "T.a.v.", "email": "E-mail", "phone": "Tel."},
+    "es": {"title": "FACTURA", "number": "Nº de factura", "issue": "Fecha de factura", "due": "Fecha de vencimiento",
+           "bill_to": "Facturar a", "items": ["Descripción", "Cantidad", "Precio", "Importe"],
+           "before": "Base imponible", "tax": "IVA {rate} %", "total": "Total a pagar", "terms": "Forma de pago",
+           "contact": "Atención", "email": "Email", "phone": "Tel."},
+    "it": {"title": "FATTURA", "number": "Fattura n.", "issue": "Data fattura", "due": "Scadenza",
+           "bill_to": "Spett.le", "items": ["Descrizione", "Quantità", "Prezzo", "Importo"],
+           "before": "Imponibile", "tax": "IVA {rate}%", "total": "Totale documento",
+           "terms": "Modalità di pagamento", "contact": "Alla c.a.", "email": "Email", "phone": "Tel."},
+}
 
 
 @dataclass
@@ -179,6 +258,22 @@ def fmt_date(d: date, style: str) -> str:
         return f"{d.day:02d} {MONTHS_EN[d.month - 1][:3]} {d.year}"
     if style == "us_num":
         return d.strftime("%m/%d/%Y")
+    if style == "de_long":
+        return f"{d.day}. {MONTHS['de'][d.month - 1]} {d.year}"
+    if style == "de_num":
+        return d.strftime("%d.%m.%Y")
+    if style == "de_short":
+        return d.strftime("%d.%m.%y")
+    if style == "nl_long":
+        return f"{d.day} {MONTHS['nl'][d.month - 1]} {d.year}"
+    if style == "nl_num":
+        return d.strftime("%d-%m-%Y")
+    if style == "es_long":
+        return f"{d.day} de {MONTHS['es'][d.month - 1]} de {d.year}"
+    if style == "it_long":
+        return f"{d.day} {MONTHS['it'][d.month - 1]} {d.year}"
+    if style == "eu_slash":
+        return d.strftime("%d/%m/%Y")
     raise ValueError(style)
 
 
@@ -219,13 +314,18 @@ class Spec:
     money_style: str
     date_style: str
     statement: list[tuple[str, date, date, Decimal]] = field(default_factory=list)
+    contact_style: str = "line"  # line | attn | none
+    issuer_vat: str = ""
+    issuer_iban: str = ""
 
     def m(self, value: Decimal) -> str:
         s = money(value, self.money_style)
         if self.currency == "USD":
             return f"${s}"
-        if self.language == "fr":
+        if self.language in ("fr", "de", "es", "it"):
             return f"{s} €"
+        if self.language == "nl":
+            return f"€ {s}"
         return f"€{s}" if self.money_style == "en" else f"EUR {s}"
 
     def d(self, value: date) -> str:
@@ -547,6 +647,171 @@ def tpl_fr_letter(s: Spec) -> bytes:
     return bytes(pdf.output())
 
 
+def tpl_fr_letter_long(s: Spec) -> bytes:
+    """A long-form French letter: `Lyon, le 29 juillet 2026`, the client on one line (`Client : X, 11 rue …, 31000
+    Toulouse — N° SIRET client : …`), an inline contact line (`Contact : Name <email>, phone` or
+    `À l'attention de : Name · email · phone`), amounts in the prose's closing block."""
+    pdf = _pdf()
+    _lines(pdf, 15, _issuer_lines(s, True), bold_first=True)
+    pdf.ln(6)
+    pdf.set_font("Helvetica", "", 10)
+    pdf.cell(0, 6, f"{s.issuer[3]}, le {s.d(s.issue)}", align="R")
+    pdf.ln(10)
+    client = f"Client : {s.debtor}, {s.street}, {s.postal} {s.city}"
+    if s.siret:
+        client += f" — N° SIRET client : {s.siret}"
+    pdf.cell(0, 6, client)
+    pdf.ln(6)
+    details = [x for x in (s.email, s.phone[0] if s.phone else None) if x]
+    if s.contact_style == "attn":
+        pdf.cell(0, 6, " · ".join([f"À l'attention de : {s.contact_first} {s.contact_last}", *details]))
+    else:
+        line = f"Contact : {s.contact_first} {s.contact_last}"
+        if s.email:
+            line += f" <{s.email}>"
+        if s.phone:
+            line += f", {s.phone[0]}"
+        pdf.cell(0, 6, line)
+    pdf.ln(10)
+    pdf.cell(0, 6, f"Objet : {s.service}")
+    pdf.ln(8)
+    pdf.multi_cell(0, 5, f"Madame, Monsieur, veuillez trouver ci-joint notre facture n° {s.number} relative à la "
+                         "prestation citée en objet, dont le détail figure ci-dessous.")
+    pdf.ln(3)
+    if s.due:
+        pdf.cell(0, 6, f"Date d'échéance : {s.d(s.due)}")
+        pdf.ln(8)
+    for label, value in (("Montant HT", s.before_tax), (f"TVA ({s.tax_rate} %)", s.tax), ("Montant TTC", s.total)):
+        pdf.set_x(110)
+        pdf.cell(45, 6, f"{label} :")
+        pdf.cell(35, 6, s.m(value), align="R")
+        pdf.ln(6)
+    pdf.ln(4)
+    pdf.multi_cell(0, 5, "Nous vous prions d'agréer, Madame, Monsieur, l'expression de nos salutations distinguées.")
+    _footer(pdf, s, True)
+    return bytes(pdf.output())
+
+
+def _eu_debtor_lines(s: Spec) -> list[str]:
+    w = WORDS[s.language]
+    lines = [s.debtor, s.street, f"{s.postal} {s.city}", EU[s.language]["country"][1]]
+    if s.contact_style != "none":
+        lines.append(f"{w['contact']}: {s.contact_first} {s.contact_last}")
+    if s.email:
+        lines.append(f"{w['email']}: {s.email}")
+    if s.phone:
+        lines.append(f"{w['phone']}: {s.phone[0]}")
+    return lines
+
+
+def _eu_footer(pdf, s: Spec) -> None:
+    pdf.set_auto_page_break(False)
+    pdf.set_y(-25)
+    pdf.set_font("Helvetica", "", 7.5)
+    w = WORDS[s.language]
+    if s.terms:
+        pdf.cell(0, 4, f"{w['terms']}: {s.terms}")
+        pdf.ln(5)
+    pdf.cell(0, 4, f"{s.issuer[0]} - {s.issuer_vat} - IBAN {s.issuer_iban}", align="C")
+
+
+def tpl_eu_table(s: Spec) -> bytes:
+    """German, Dutch, Spanish or Italian: facts as `Label: value` on the right, the bill-to heading block on the
+    left, an item table, totals, the terms and the issuer's VAT id and IBAN in the footer."""
+    w = WORDS[s.language]
+    pdf = _pdf()
+    top = pdf.get_y()
+    _lines(pdf, 15, _issuer_lines(s, False)[:3], bold_first=True)
+    pdf.set_xy(120, top)
+    pdf.set_font("Helvetica", "B", 18)
+    pdf.cell(75, 10, w["title"], align="R")
+    pdf.set_xy(120, top + 14)
+    pdf.set_font("Helvetica", "", 10)
+    facts = [(w["number"], s.number), (w["issue"], s.d(s.issue))] + ([(w["due"], s.d(s.due))] if s.due else [])
+    for label, value in facts:
+        pdf.set_x(120)
+        pdf.cell(40, 6, f"{label}:")
+        pdf.cell(35, 6, value, align="R")
+        pdf.ln(6)
+    pdf.set_y(62)
+    pdf.set_font("Helvetica", "B", 10)
+    pdf.cell(0, 6, f"{w['bill_to']}:")
+    pdf.ln(6)
+    _lines(pdf, 15, _eu_debtor_lines(s))
+    pdf.ln(8)
+    heads = w["items"]
+    widths = [95, 20, 32, 33]
+    pdf.set_font("Helvetica", "B", 9)
+    for head, width in zip(heads, widths):
+        pdf.cell(width, 7, head, border="B", align="L" if head == heads[0] else "R")
+    pdf.ln(7)
+    pdf.set_font("Helvetica", "", 9)
+    for desc, qty, unit in s.items:
+        pdf.cell(widths[0], 6.5, desc)
+        pdf.cell(widths[1], 6.5, f"{qty}", align="R")
+        pdf.cell(widths[2], 6.5, s.m(unit), align="R")
+        pdf.cell(widths[3], 6.5, s.m((qty * unit).quantize(CENT)), align="R")
+        pdf.ln(6.5)
+    pdf.ln(3)
+    _totals(pdf, s, [(w["before"], s.before_tax), (w["tax"].format(rate=s.tax_rate), s.tax), (w["total"], s.total)])
+    _eu_footer(pdf, s)
+    return bytes(pdf.output())
+
+
+def tpl_de_window(s: Spec) -> bytes:
+    """A German business letter (DIN 5008): the sender line above the envelope window, the recipient block with no
+    heading, an information block on the right (`Rechnungsnr.  4711`, no colons), `Fällig am`, a salutation."""
+    pdf = _pdf()
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(0, 6, s.issuer[0], align="R")
+    pdf.set_xy(20, 45)
+    pdf.set_font("Helvetica", "", 7)
+    pdf.cell(85, 4, f"{s.issuer[0]} - {s.issuer[1]} - {s.issuer[2]} {s.issuer[3]}")
+    pdf.set_xy(20, 52)
+    lines = [s.debtor]
+    if s.contact_style != "none":
+        lines.append(f"z. Hd. {s.contact_first} {s.contact_last}")
+    lines += [s.street, f"{s.postal} {s.city}", EU["de"]["country"][1]]
+    _lines(pdf, 20, lines, size=10, h=5)
+    pdf.set_xy(125, 50)
+    pdf.set_font("Helvetica", "", 9)
+    facts = [("Rechnungsnr.", s.number), ("Rechnungsdatum", s.d(s.issue))]
+    if s.due:
+        facts.append(("Fällig am", s.d(s.due)))
+    facts.append(("Ihr Kontakt", s.issuer_email))  # the information block names the sender's contact
+    for label, value in facts:
+        pdf.set_x(125)
+        pdf.cell(30, 5, label)
+        pdf.cell(45, 5, value)
+        pdf.ln(5)
+    pdf.set_y(100)
+    pdf.set_font("Helvetica", "B", 12)
+    pdf.cell(0, 7, f"Rechnung {s.number}")
+    pdf.ln(10)
+    pdf.set_font("Helvetica", "", 10)
+    pdf.multi_cell(0, 5, "Sehr geehrte Damen und Herren, für unsere Leistungen erlauben wir uns, Ihnen Folgendes "
+                         "in Rechnung zu stellen:")
+    pdf.ln(4)
+    heads = WORDS["de"]["items"]
+    widths = [95, 20, 32, 33]
+    pdf.set_font("Helvetica", "B", 9)
+    for head, width in zip(heads, widths):
+        pdf.cell(width, 7, head, border="B", align="L" if head == heads[0] else "R")
+    pdf.ln(7)
+    pdf.set_font("Helvetica", "", 9)
+    for desc, qty, unit in s.items:
+        pdf.cell(widths[0], 6.5, desc)
+        pdf.cell(widths[1], 6.5, f"{qty}", align="R")
+        pdf.cell(widths[2], 6.5, s.m(unit), align="R")
+        pdf.cell(widths[3], 6.5, s.m((qty * unit).quantize(CENT)), align="R")
+        pdf.ln(6.5)
+    pdf.ln(3)
+    _totals(pdf, s, [("Summe netto", s.before_tax), (f"zzgl. {s.tax_rate} % USt.", s.tax),
+                     ("Rechnungsbetrag", s.total)])
+    _eu_footer(pdf, s)
+    return bytes(pdf.output())
+
+
 TEMPLATES: dict[str, tuple[Callable[[Spec], bytes], str]] = {
     "fr_table": (tpl_fr_table, "fr"),
     "fr_two_column": (tpl_fr_two_column, "fr"),
@@ -556,6 +821,12 @@ TEMPLATES: dict[str, tuple[Callable[[Spec], bytes], str]] = {
     "en_eu": (tpl_en_eu, "en"),
     "fr_statement": (tpl_fr_statement, "fr"),
     "fr_letter": (tpl_fr_letter, "fr"),
+    "fr_letter_long": (tpl_fr_letter_long, "fr"),
+    "de_table": (tpl_eu_table, "de"),
+    "de_window": (tpl_de_window, "de"),
+    "nl_table": (tpl_eu_table, "nl"),
+    "es_table": (tpl_eu_table, "es"),
+    "it_table": (tpl_eu_table, "it"),
 }
 
 
@@ -598,6 +869,78 @@ PLAN: list[tuple[str, set[str]]] = [
     # long invoices: the item table runs onto page 2, totals and terms end up there
     ("fr_table", {"long"}), ("us", {"long", "big"}), ("fr_two_column", {"long", "no_due"}),
 ]
+# Layouts added later (the French long letter of the accuracy report, German, Dutch, Spanish, Italian): drawn from
+# their own seeded stream so the cases above stay byte for byte the same.
+LATER_PLAN: list[tuple[str, set[str]]] = [
+    ("fr_letter_long", set()), ("fr_letter_long", {"attn"}), ("fr_letter_long", {"no_due", "attn"}),
+    ("fr_letter_long", {"no_phone", "big"}),
+    ("de_table", set()), ("de_table", {"no_due"}), ("de_window", {"heuristic_debtor", "no_email", "no_phone"}),
+    ("de_window", {"heuristic_debtor", "no_email", "no_phone", "no_due"}),
+    ("nl_table", set()), ("nl_table", {"big"}), ("es_table", set()), ("es_table", {"no_phone"}),
+    ("it_table", set()), ("it_table", {"big"}),
+]
+EU_ISSUERS = {
+    "de": ("Technik Service Nord GmbH", "Industriestraße 8", "28199", "Bremen"),
+    "nl": ("Noordzee Software B.V.", "Havenstraat 3", "2513 AB", "Den Haag"),
+    "es": ("Servicios Integrales Levante S.L.", "Calle Colón 22", "46004", "Valencia"),
+    "it": ("Studio Tecnico Verdi S.r.l.", "Via Manzoni 14", "20121", "Milano"),
+}
+EU_DATE_STYLES = {"de": ["de_long", "de_num", "de_short"], "nl": ["nl_long", "nl_num"], "es": ["es_long", "eu_slash"],
+                  "it": ["it_long", "eu_slash"]}
+
+
+def make_phone(rng: random.Random, prefix: str) -> tuple[str, str]:
+    """(as printed, E.164) for an international prefix such as `+49 30`."""
+    from cleavr_mcp.cleavr.validation import normalize_phone
+
+    while True:
+        digits = "".join(str(rng.randint(0, 9)) for _ in range(11 - len(prefix.replace(" ", "").lstrip("+"))))
+        printed = f"{prefix} {digits[:3]} {digits[3:]}"
+        e164 = normalize_phone(printed)
+        if e164:
+            return printed, e164
+
+
+def _spec_later(rng: random.Random, template: str, language: str, tags: set[str], index: int) -> Spec:
+    """A spec for the later layouts: the French long letter reuses the French pools, the others their country's."""
+    if language == "fr":
+        spec = _spec(rng, "fr_table", "fr", tags, index)
+        spec.contact_style = "attn" if "attn" in tags else "line"
+        spec.date_style = "fr_long"
+        return spec
+    pool = EU[language]
+    issue = date(2023, 1, 2) + timedelta(days=rng.randint(0, 700))
+    due = issue + timedelta(days=rng.choice([14, 30, 60])) if "no_due" not in tags else None
+    descs = rng.sample(pool["items"], rng.randint(1, 3))
+    scale = 10 if "big" in tags else 1
+    items = [(d, Decimal(rng.randint(1, 9)), (Decimal(rng.randint(4000, 95000)) * scale / 100).quantize(CENT))
+             for d in descs]
+    before = sum((q * u).quantize(CENT) for _, q, u in items)
+    if "big" in tags and before < 1000:
+        before += 1000
+        items.append(("Setup", Decimal(1), Decimal("1000.00")))
+    rate = Decimal(pool["tax_rate"])
+    tax = (before * rate / 100).quantize(CENT, ROUND_HALF_UP)
+    first, last = rng.choice(pool["first"]), rng.choice(pool["last"])
+    debtor = rng.choice(pool["debtors"])
+    postal, city, phone_prefix = rng.choice(pool["cities"])
+    domain = ascii_slug(debtor.split()[0]) + pool["tld"]
+    email = f"{ascii_slug(first)}.{ascii_slug(last).replace(' ', '')}@{domain}"
+    number = f"{rng.choice(['RE', 'F', 'FA', '2024/'])}{rng.randint(1000, 99999)}"
+    issuer = EU_ISSUERS[language]
+    return Spec(
+        language=language, currency="EUR", number=number, numbers=[number], issue=issue, due=due, items=items,
+        tax_rate=pool["tax_rate"], before_tax=before, tax=tax, total=before + tax, debtor=debtor,
+        street=rng.choice(pool["streets"]), postal=postal, city=city, country=pool["country"][0],
+        contact_first=first, contact_last=last, email=None if "no_email" in tags else email,
+        phone=None if "no_phone" in tags else make_phone(rng, phone_prefix), siret=None, siret_valid=True, vat=None,
+        issuer=issuer, issuer_siret=make_siret(rng), issuer_email=f"info@{ascii_slug(issuer[0].split()[0])}{pool['tld']}",
+        issuer_phone=make_phone(rng, pool["cities"][0][2])[0], service=descs[0], terms=rng.choice(pool["terms"]),
+        penalty_text=None, penalty_rate=None, money_style="fr_dot", date_style=rng.choice(EU_DATE_STYLES[language]),
+        contact_style="line", issuer_vat=f"{pool['country'][0]}{rng.randint(100000000, 999999999)}",
+        issuer_iban=f"{pool['country'][0]}{rng.randint(10, 99)} {rng.randint(1000, 9999)} {rng.randint(1000, 9999)} "
+                    f"{rng.randint(1000, 9999)} {rng.randint(10, 99)}",
+    )
 
 
 def _spec(rng: random.Random, template: str, language: str, tags: set[str], index: int) -> Spec:
@@ -726,7 +1069,7 @@ def _truth(s: Spec, template: str) -> dict[str, Any]:
         "invoice.late_penalty_rate": s.penalty_rate,
         "debtor.company_name": s.debtor,
         "debtor.address.line1": s.street,
-        "debtor.address.postal_code": s.postal.split()[-1],
+        "debtor.address.postal_code": s.postal.split()[-1] if s.country == "US" else s.postal,
         "debtor.address.city": f"{s.city}, {s.postal.split()[0]}" if s.country == "US" else s.city,
         "debtor.address.country": s.country,
         "debtor.contacts[0].email": s.email,
@@ -735,18 +1078,25 @@ def _truth(s: Spec, template: str) -> dict[str, Any]:
     if template not in ("us",):
         t["debtor.siret"] = s.siret
         t["debtor.vat_number"] = s.vat
-    if template in ("fr_table", "en_eu", "us", "fr_two_column"):
+    if template in ("fr_table", "en_eu", "us", "fr_two_column", "fr_letter_long", "de_table", "nl_table",
+                    "es_table", "it_table", "de_window"):
         t["debtor.contacts[0].first_name"] = s.contact_first
         t["debtor.contacts[0].last_name"] = s.contact_last
+    if template == "fr_letter_long":
+        t["debtor.vat_number"] = None  # not printed in this layout
     return t
 
 
 def generate_corpus(seed: int = DEFAULT_SEED) -> list[Case]:
     rng = random.Random(seed)
+    later_rng = random.Random(seed + 1)
     cases = []
-    for index, (template, tags) in enumerate(PLAN):
+    for index, (template, tags) in enumerate(PLAN + LATER_PLAN):
         render, language = TEMPLATES[template]
-        spec = _spec(rng, template, language, tags, index)
+        if index < len(PLAN):
+            spec = _spec(rng, template, language, tags, index)
+        else:
+            spec = _spec_later(later_rng, template, language, tags, index)
         pdf = render(spec)
         scanned = "scan" in tags
         if scanned:

@@ -79,7 +79,8 @@ def test_generated_corpus_shape(generated):
     """The corpus covers what the extractor must handle."""
     assert len(generated) >= 30
     assert len({c.template for c in generated}) >= 7
-    assert {c.language for c in generated} == {"fr", "en"}
+    assert {c.language for c in generated} == {"fr", "en", "de", "nl", "es", "it"}
+    assert {"fr_letter_long", "de_table", "de_window", "nl_table", "es_table", "it_table"} <= {c.template for c in generated}
     assert sum(c.scanned for c in generated) >= 3
     tags = [t for c in generated for t in c.tags]
     for tag in ("no_due", "no_email", "no_phone", "invalid_siret", "big"):
@@ -109,7 +110,9 @@ def test_generated_warnings_and_missing_fields(generated, text_results):
         assert ("debtor.contacts[0].phone" in missing) == ("no_phone" in case.tags), case.name
         assert ("invoice.due_date" in missing) == ("no_due" in case.tags), case.name
         # A USD invoice is read fine (confidence stays high); the currency warning says Cleavr will refuse it.
-        if missing - {"debtor.contacts[0].phone"} or "debtor.siret" in case.expected_warnings:
+        # A debtor found only by a convention (the window envelope's sender line) is a guess: never ≥ 0.8.
+        if missing - {"debtor.contacts[0].phone"} or "debtor.siret" in case.expected_warnings \
+                or "heuristic_debtor" in case.tags:
             assert result["confidence"] < 0.8, case.name
         else:
             assert result["confidence"] >= 0.8, (case.name, result["field_confidence"])
