@@ -1,0 +1,1 @@
+"""Business rules computed from API data (no MCP, no I/O): tools call these, then shape the result."""
