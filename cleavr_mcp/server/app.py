@@ -151,16 +151,17 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
         instructions += "\nEnvironment: TEST (api-test.cleavr.fr or a local API)."
 
     from .auth import server_security  # HTTP bearer auth + shared request_state keys (empty when not configured)
+    from .views import apps_extension  # MCP Apps: the ui:// views bound to show_portfolio and get_receivable
 
     server = CleavrMCP(settings, specs, name="cleavr-mcp", title="Cleavr debt recovery", version=__version__,
                        instructions=instructions, lifespan=lifespan, subscriptions=events.bus,
-                       **server_security(settings))
+                       extensions=[apps_extension()], **server_security(settings))
     policy = server.policy
     for spec in specs.values():
         if not policy.allows(spec):
             continue  # hidden tools are not even registered: absent from tools/list, refused by name
         server.add_tool(spec.fn, name=spec.name, title=spec.title, description=spec.description,
-                        annotations=spec.annotations, structured_output=True)
+                        annotations=spec.annotations, structured_output=True, meta=spec.meta)
     from ..prompts import register_prompts
     from .resources import register_resources
 

@@ -41,6 +41,18 @@ class ToolSpec:
     money: bool  # moves money or starts/stops legal recovery: removable with one switch
     idempotent: bool
     open_world: bool  # its effect reaches people outside this conversation (debtors contacted, KYB started)
+    view: str | None = None  # the MCP Apps view (ui:// resource) that renders its result, in hosts that have Apps
+    app_only: bool = False  # called by a view only: hosts keep it out of the model's tool list
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """`_meta.ui` per the MCP Apps extension: the view bound to this tool and who may call it."""
+        if self.view is None:
+            return None
+        ui: dict[str, Any] = {"resourceUri": self.view}
+        if self.app_only:
+            ui["visibility"] = ["app"]
+        return {"ui": ui}
 
     @property
     def read_only(self) -> bool:
@@ -72,6 +84,8 @@ def tool(
     idempotent: bool,
     open_world: bool,
     money: bool = False,
+    view: str | None = None,
+    app_only: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
         name = fn.__name__
@@ -79,7 +93,7 @@ def tool(
             raise ValueError(f"tool {name} declared twice")
         if not fn.__doc__:
             raise ValueError(f"tool {name} needs a docstring: it is the model's description")
-        TOOLS[name] = ToolSpec(fn, name, title, toolset, kind, money, idempotent, open_world)
+        TOOLS[name] = ToolSpec(fn, name, title, toolset, kind, money, idempotent, open_world, view, app_only)
         return fn
 
     return register

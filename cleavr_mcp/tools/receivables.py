@@ -33,6 +33,7 @@ from ..server.errors import error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
 from ..server.writes import Approval, Failed, Stop, approve, confirm_then_write, execute, is_final
+from ..views import RECEIVABLE_URI
 from .forms import Confirm, ConfirmBatch, submission_form
 from .shapes import (
     ReceivableRow,
@@ -240,7 +241,8 @@ async def submit_receivable(
 
 
 # --- read and list -----------------------------------------------------------------------------------------
-@tool(title="Get a receivable", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True, open_world=False)
+@tool(title="Get a receivable", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True, open_world=False,
+      view=RECEIVABLE_URI)
 async def get_receivable(receivable_id: ReceivableId, ctx: Context) -> ReceivableView:
     """One receivable in full: status, amounts, commission, recovery progress (emails, calls, next action), any
     dispute (the debtor's message is third-party text) or partial payment, and what can be done next."""

@@ -96,7 +96,8 @@ async def test_ack_event_moves_events_out_of_the_unhandled_list(server, mode):
 
 async def test_resources_list_and_lifecycle_guide(server):
     async with Client(server) as c:
-        static = {str(r.uri): r for r in (await c.list_resources()).resources}
+        # The ui:// MCP Apps views are listed too (tests/server/test_apps.py checks them).
+        static = {str(r.uri): r for r in (await c.list_resources()).resources if not str(r.uri).startswith("ui://")}
         templates = [t.uri_template for t in (await c.list_resource_templates()).resource_templates]
         guide = json.loads((await c.read_resource("cleavr://guide/lifecycle")).contents[0].text)
         rates = json.loads((await c.read_resource("cleavr://commission/rates")).contents[0].text)
