@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench soak conformance sandbox lint clean
+.PHONY: run test bench soak conformance sandbox lint clean views views-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,17 @@ bundle: dist
 # After changing tools or prompts: rewrite mcpb/manifest.json's lists from the server (a test checks they agree).
 manifest: $(STAMP)
 	$(PY) mcpb/bundle.py manifest
+
+# MCP Apps views: bundle views/src + the pinned @modelcontextprotocol/ext-apps into one HTML file per view
+# (cleavr_mcp/views/*.html, committed, shipped in the package) and the browser tests' host page script.
+views:
+	bash .ci/npm_tools.sh
+	.cache/npm-tools/node_modules/node/bin/node views/build.mjs
+
+# CI: the committed views are exactly what a fresh build of the sources gives.
+views-check:
+	bash .ci/npm_tools.sh
+	bash .ci/views_check.sh
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cleavr_mcp tests benchmarks
