@@ -6,7 +6,7 @@
    unexpected failure *and* on a baseline entry that passes (stale), so neither can drift.
 2. The MCP Inspector CLI (npm @modelcontextprotocol/inspector --cli) over stdio, both protocol eras: list tools,
    call quote_commission, the no-elicitation confirmation fallback, an isError result, resources, prompts; and
-   tools/list over HTTP.
+   tools/list over HTTP; the MCP Apps ui:// views (listed as text/html;profile=mcp-app, each read back).
 
 The tools are installed (pinned) by .ci/npm_tools.sh into .cache/npm-tools. Exit status 0 only when every check
 passed. Inspector checks can be listed in INSPECTOR_EXPECTED_FAILURES (with the reason); such a check that passes
@@ -201,6 +201,36 @@ def run_inspector(env: dict[str, str], http_url: str, demo_user: str, checks: Ch
                     in result_of(p)["messages"][0]["content"]["text"])
     check_inspector("inspector http: tools/list", ["--method", "tools/list"], env, checks,
                     lambda code, p: code == 0 and must_have <= names(p), target=[http_url])
+    run_inspector_apps(env, http_url, checks)
+
+
+def run_inspector_apps(env: dict[str, str], http_url: str, checks: Checks) -> None:
+    """MCP Apps: the ui:// views are listed as text/html;profile=mcp-app, each reads back byte for byte as the
+    file shipped in the package, and the tools name them in _meta.ui (stdio and HTTP)."""
+    from cleavr_mcp.views import VIEWS, view_html
+
+    app_mime = "text/html;profile=mcp-app"
+    for transport, target in (("stdio", None), ("http", [http_url])):
+        listing = check_inspector(
+            f"inspector {transport}: resources/list has the ui:// views as {app_mime}",
+            ["--method", "resources/list"], env, checks,
+            lambda code, p: code == 0 and {r["uri"]: r.get("mimeType") for r in result_of(p)["resources"]
+                                           if r["uri"].startswith("ui://")} == dict.fromkeys(VIEWS, app_mime),
+            target=target)
+        for uri in sorted({r["uri"] for r in (result_of(listing) or {}).get("resources", [])
+                           if r["uri"].startswith("ui://")}):
+            check_inspector(
+                f"inspector {transport}: resources/read {uri}", ["--method", "resources/read", "--uri", uri], env,
+                checks, lambda code, p, uri=uri: code == 0 and result_of(p)["contents"][0]["mimeType"] == app_mime
+                and result_of(p)["contents"][0]["text"] == view_html(uri), target=target)
+        check_inspector(
+            f"inspector {transport}: tools/list binds the views in _meta.ui", ["--method", "tools/list"], env, checks,
+            lambda code, p: code == 0 and {t["name"]: t.get("_meta", {}).get("ui") for t in result_of(p)["tools"]
+                                           if t.get("_meta", {}).get("ui")} == {
+                "show_portfolio": {"resourceUri": "ui://cleavr/portfolio.html"},
+                "get_receivable": {"resourceUri": "ui://cleavr/receivable.html"},
+                "receivable_timeline": {"resourceUri": "ui://cleavr/receivable.html", "visibility": ["app"]}},
+            target=target)
 
 
 def main() -> int:
