@@ -45,13 +45,9 @@ dist: $(STAMP)
 	$(PY) .ci/dist_check.py dist
 
 # The MCP Bundle for Claude Desktop: dist/cleavr-mcp-<version>.mcpb (official mcpb CLI, pinned in .ci/npm).
-.PHONY: bundle manifest
+.PHONY: bundle
 bundle: dist
 	$(PY) mcpb/bundle.py build
-
-# After changing tools or prompts: rewrite mcpb/manifest.json's lists from the server (a test checks they agree).
-manifest: $(STAMP)
-	$(PY) mcpb/bundle.py manifest
 
 # MCP Apps views: bundle views/src + the pinned @modelcontextprotocol/ext-apps into one HTML file per view
 # (cleavr_mcp/views/*.html, committed, shipped in the package) and the browser tests' host page script.

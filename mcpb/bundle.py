@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """The cleavr-mcp MCP Bundle (.mcpb, for Claude Desktop): its manifest, its icon, and the build.
 
-    python mcpb/bundle.py manifest          # rewrite manifest.json's tools and prompts from the server
-    python mcpb/bundle.py manifest --check  # exit 1 if they differ from what the server lists
+    python mcpb/bundle.py manifest          # print the manifest.json the bundle gets
     python mcpb/bundle.py icon              # redraw icon.png
     python mcpb/bundle.py build [--out DIR] # `make bundle`: stage, lock, `mcpb validate`, `mcpb pack`
+
+manifest.in.json holds what people write (names, settings, mcp_config); the build adds the version and Python
+range from pyproject.toml and the tools and prompts as the server lists them, so the lists cannot drift.
 
 The bundle is of the manifest spec's `uv` type: it carries the project's wheel (built by `make dist`), a
 pyproject.toml whose only dependency is that wheel, and a uv.lock resolved at build time, so the host installs
@@ -26,7 +28,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-MANIFEST = HERE / "manifest.json"
+MANIFEST_IN = HERE / "manifest.in.json"
 ICON = HERE / "icon.png"
 LAUNCHER = HERE / "server" / "main.py"
 NPM_TOOLS = Path(os.environ.get("NPM_TOOLS_DIR", REPO / ".cache" / "npm-tools"))
@@ -77,22 +79,15 @@ def served_capabilities() -> tuple[list[dict], list[dict]]:
     return tool_entries, prompt_entries
 
 
-def write_manifest(check: bool) -> int:
-    manifest = json.loads(MANIFEST.read_text())
+def manifest() -> dict:
+    """manifest.in.json completed with the version, the Python range and the server's tools and prompts."""
+    written = json.loads(MANIFEST_IN.read_text())
     tools, prompts = served_capabilities()
     meta = project()
-    want = {**manifest, "version": meta["version"], "tools": tools, "prompts": prompts}
-    want["compatibility"]["runtimes"]["python"] = meta["requires-python"]
-    if check:
-        if want != manifest:
-            print(f"{MANIFEST.relative_to(REPO)} is out of date with the server's tools/prompts or pyproject.toml: "
-                  "run `make manifest` and commit it", file=sys.stderr)
-            return 1
-        print(f"manifest: {len(tools)} tools and {len(prompts)} prompts, as the server lists them")
-        return 0
-    MANIFEST.write_text(json.dumps(want, indent=2, ensure_ascii=False) + "\n")
-    print(f"manifest: wrote {len(tools)} tools and {len(prompts)} prompts to {MANIFEST.relative_to(REPO)}")
-    return 0
+    built = {"$schema": written.pop("$schema"), "manifest_version": written.pop("manifest_version"),
+             "name": written.pop("name"), "version": meta["version"], **written, "tools": tools, "prompts": prompts}
+    built["compatibility"]["runtimes"]["python"] = meta["requires-python"]
+    return built
 
 
 def draw_icon() -> None:
@@ -132,13 +127,12 @@ def build(out: Path) -> Path:
     wheel = REPO / "dist" / f"cleavr_mcp-{version}-py3-none-any.whl"
     if not wheel.exists():
         sys.exit(f"{wheel.relative_to(REPO)} not found: run `make dist` first")
-    if write_manifest(check=True):
-        sys.exit(1)
+    built = manifest()
     stage = REPO / "build" / "mcpb"
     shutil.rmtree(stage, ignore_errors=True)
     (stage / "server").mkdir(parents=True)
     (stage / "wheels").mkdir()
-    shutil.copy2(MANIFEST, stage / "manifest.json")
+    (stage / "manifest.json").write_text(json.dumps(built, indent=2, ensure_ascii=False) + "\n")
     shutil.copy2(ICON, stage / "icon.png")
     shutil.copy2(LAUNCHER, stage / "server" / "main.py")
     shutil.copy2(wheel, stage / "wheels" / wheel.name)
@@ -175,12 +169,13 @@ cleavr-mcp = {{ path = "wheels/{wheel.name}" }}
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("manifest").add_argument("--check", action="store_true")
+    sub.add_parser("manifest")
     sub.add_parser("icon")
     sub.add_parser("build").add_argument("--out", type=Path, default=REPO / "dist")
     args = parser.parse_args(argv)
     if args.command == "manifest":
-        return write_manifest(args.check)
+        print(json.dumps(manifest(), indent=2, ensure_ascii=False))
+        return 0
     if args.command == "icon":
         draw_icon()
         return 0
