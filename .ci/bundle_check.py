@@ -95,7 +95,8 @@ def main(argv: list[str]) -> int:
         cache = run([uv, "cache", "dir"]).stdout.strip()
         base = {"PATH": f"{Path(uv).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(home),
                 "UV_CACHE_DIR": cache, "UV_PYTHON_DOWNLOADS": "never",
-                "UV_NATIVE_TLS": "1"}  # the system's CA store, as pip uses it (a TLS-inspecting proxy has its own CA)
+                "UV_NATIVE_TLS": "1",  # the system's CA store, as pip uses it (a TLS-inspecting proxy has its own CA)
+                **{k: v for k, v in os.environ.items() if k in ("SSL_CERT_FILE", "SSL_CERT_DIR")}}
         (root / "env.json").write_text(json.dumps({**base, **resolved.get("env", {})}))
         check = run([sys.executable, str(REPO / ".ci" / "mcp_stdio_check.py"), "--env-json", str(root / "env.json"),
                      "--cwd", str(home), "--expect-manifest", str(manifest_path),
