@@ -61,6 +61,8 @@ def extract_invoice(pdf_bytes: bytes, *, backend: Backend = DEFAULT_BACKEND) -> 
             todo, skipped = scanned[:MAX_OCR_PAGES], scanned[MAX_OCR_PAGES:]
             try:
                 ocr_texts = ocr_pages(pdf_bytes, page_indices=todo)
+            except InvalidFileError:  # PAGE_TOO_LARGE: already says what to do
+                raise
             except RuntimeError as exc:  # pytesseract's timeout
                 raise InvalidFileError("OCR_FAILED", "OCR of the scanned pages timed out; send a text PDF.") from exc
             except Exception as exc:

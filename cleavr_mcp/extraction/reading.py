@@ -94,6 +94,29 @@ def tesseract_available(lang: str = OCR_LANG) -> bool:
     return set(lang.split("+")) <= installed
 
 
+# A page's pixels are allocated before anything is read: cap them, or a 400-byte PDF whose page is 5 m wide asks
+# for gigabytes. An A3 page at 300 dpi is 17 M pixels; 40 M still reads an A0 poster at 150 dpi.
+MAX_PAGE_PIXELS = 40_000_000
+MIN_OCR_RESOLUTION = 150  # dpi: below this Tesseract misreads 10 pt text, so a page needing less is refused
+
+
+def render_scale(width_pt: float, height_pt: float, resolution: int, page_number: int) -> float:
+    """PDFium's render scale for a page: `resolution` dpi, lowered to stay under MAX_PAGE_PIXELS, or refused."""
+    from cleavr_mcp.pdfcheck import InvalidFileError
+
+    scale = resolution / 72
+    area = max(width_pt, 1.0) * max(height_pt, 1.0)
+    if area * scale * scale <= MAX_PAGE_PIXELS:
+        return scale
+    capped = (MAX_PAGE_PIXELS / area) ** 0.5
+    if capped * 72 < MIN_OCR_RESOLUTION:
+        raise InvalidFileError(
+            "PAGE_TOO_LARGE", f"Page {page_number} is {width_pt / 72 * 2.54:.0f} × {height_pt / 72 * 2.54:.0f} cm, too "
+            "large to scan for text (the limit is about A0). Send the invoice as exported by the invoicing software, "
+            "or a scan of the A4 page, or enter its fields by hand.")
+    return capped
+
+
 # PDFium is not thread-safe and the sandbox extracts in worker threads: every pypdfium2 call holds this lock
 # (rendering a page takes ~0.1 s; the OCR itself runs outside it).
 _PDFIUM_LOCK = threading.Lock()
@@ -123,7 +146,8 @@ def ocr_pages(
         for i in page_indices if page_indices is not None else range(len(doc)):
             with _PDFIUM_LOCK:
                 page = doc[i]
-                image = page.render(scale=resolution / 72, grayscale=True).to_pil()
+                scale = render_scale(*page.get_size(), resolution, i + 1)
+                image = page.render(scale=scale, grayscale=True).to_pil()
                 page.close()
             # A 3×3 median removes scanner dust and toner specks that Tesseract would read as `|`, `:` or `'`;
             # erasing table rules stops Tesseract from dropping bordered tables as pictures. Measured on the

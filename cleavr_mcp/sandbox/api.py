@@ -198,6 +198,31 @@ OCR_REQUEST = {
 }
 
 
+_CLIENT_GONE = object()
+
+
+async def _while_connected(request: Request, run, *args: Any, **kwargs: Any) -> Any:
+    """`await run(...)`, cancelled as soon as the client disconnects (uvicorn does not cancel a handler then), so a
+    PDF worker is killed rather than left burning CPU for nobody. _CLIENT_GONE when it was."""
+    outcome: Any = _CLIENT_GONE
+    error: Exception | None = None
+    async with anyio.create_task_group() as tg:
+        async def watch() -> None:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        try:
+            outcome = await run(*args, **kwargs)
+        except Exception as exc:  # raised after the group, as itself (not inside an ExceptionGroup)
+            error = exc
+        tg.cancel_scope.cancel()
+    if error is not None:
+        raise error
+    return outcome
+
+
 def _invalid_file(message: str) -> ApiError:
     return ApiError(ErrorCode.INVALID_FILE, message, field="file")
 
@@ -245,10 +270,23 @@ async def extract_from_pdf(request: Request, auth: ApiAuth) -> Response:
                 "PDF extraction is not available in this sandbox build: submit the receivable as structured data.",
             ) from None
         raise
+    from .. import limits
+
     try:
-        result = await anyio.to_thread.run_sync(extract_invoice, pdf)
+        result = await _while_connected(request, limits.run_limited, extract_invoice, pdf,
+                                        limits=limits.PDF_EXTRACTION, preload=limits.PDF_PRELOAD)
     except InvalidFile as exc:
         raise _invalid_file(str(exc) or "The PDF could not be read.") from None
+    except limits.LimitExceeded as exc:
+        raise ApiError(ErrorCode.INVALID_FILE, f"Reading this PDF was stopped (EXTRACTION_TOO_EXPENSIVE): "
+                       f"{exc.message} Send the PDF as exported by the invoicing software (a re-printed or scanned "
+                       "copy can cost far more to read), or enter the invoice fields by hand.", field="file",
+                       details={"reason": "EXTRACTION_TOO_EXPENSIVE", "limit": exc.which}) from None
+    except limits.WorkerFailed:
+        raise _invalid_file("The PDF could not be read: its reader crashed. Send the PDF exported by the invoicing "
+                            "software, or enter the invoice fields by hand.") from None
+    if result is _CLIENT_GONE:
+        return Response(status_code=499)
     for path, value in _sandbox(request).faults.settings.ocr_answer_overrides.items():
         section, key = path.split(".", 1)  # a test control: Cleavr's OCR answering something the PDF does not say
         result["data"].setdefault(section, {})[key] = value

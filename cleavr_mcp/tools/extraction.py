@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
 from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
@@ -147,12 +146,16 @@ async def extract_pdf(user_id: UserId, file: FileSource, ctx: Context) -> Extrac
 
 async def _read_pdf_ourselves(data: bytes) -> tuple[dict[str, Any] | None, str]:
     """The server's own reading of the file it holds, or None and why it could not read it."""
+    from .. import limits
     from ..extraction import InvalidFile, extract_invoice
 
-    try:
-        result = await anyio.to_thread.run_sync(extract_invoice, data)
+    try:  # in a limited worker process, killed if this call is cancelled: a hostile PDF costs bounded CPU and memory
+        result = await limits.run_limited(extract_invoice, data, limits=limits.PDF_EXTRACTION,
+                                          preload=limits.PDF_PRELOAD)
     except InvalidFile as exc:
         return None, f"not possible: {exc}"
+    except limits.LimitExceeded as exc:
+        return None, f"not possible: reading it was stopped ({exc.message})"
     except Exception as exc:  # noqa: BLE001 - the second reading must never break the first
         return None, f"not possible: the PDF could not be read ({type(exc).__name__})"
     ocr = any(w.get("field") == "raw_text" and "OCR" in w.get("message", "") for w in result["warnings"])
