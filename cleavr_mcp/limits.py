@@ -94,7 +94,17 @@ def _portable(exc: BaseException) -> tuple[type[BaseException], tuple[Any, ...],
     return type(exc), exc.args, dict(getattr(exc, "__dict__", {}))
 
 
+def _quiet_stdio() -> None:
+    """The worker inherits the server's stdin/stdout, which over stdio *are* the MCP connection: a library's print
+    (or Tesseract's) must never land there. stdout goes to stderr (the log), stdin reads nothing."""
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
 def _worker_main(conn, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits) -> None:
+    _quiet_stdio()
     _apply_limits(limits)
     try:
         result = func(*args, **kwargs)

@@ -182,3 +182,18 @@ async def test_cancelling_an_extract_pdf_call_kills_its_worker(server, settings,
         while not all(gone(pid) for pid in seen):
             await anyio.sleep(0.02)
     assert live_workers() == set()
+
+
+def test_a_worker_never_writes_to_or_reads_from_the_servers_stdio(tmp_path):
+    """Over stdio, the server's stdout is the MCP connection: a worker's print must go to stderr instead."""
+    import subprocess
+    import sys
+
+    script = ("import anyio\nfrom cleavr_mcp.limits import run_limited\nfrom tests.security import workers\n"
+              "print(repr(anyio.run(lambda: run_limited(workers.print_and_read_stdin, 'NOISE'))), "
+              "file=__import__('sys').stderr)\n")
+    done = subprocess.run([sys.executable, "-c", script], input=b'{"jsonrpc": "2.0"}\n', capture_output=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == b""
+    assert b"NOISE" in done.stderr and b"''" in done.stderr  # printed to stderr; stdin read as empty

@@ -35,3 +35,10 @@ def fail_with(reason: str, message: str):
     from cleavr_mcp.pdfcheck import InvalidFileError
 
     raise InvalidFileError(reason, message)
+
+
+def print_and_read_stdin(text: str) -> str:
+    import sys
+
+    print(text, flush=True)
+    return sys.stdin.read()
