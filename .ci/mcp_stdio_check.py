@@ -57,6 +57,12 @@ async def check(params: StdioServerParameters, manifest: dict | None, readable: 
             want = {"rate_percentage": "15.90", "commission_amount": "795.00", "net_recovery": "4205.00"}
             expect({k: got.get(k) for k in want} == want, f"quote_commission: {got}, expected {want}")
             protocol = client.protocol_version
+            # Package data at run time: each ui:// view (an HTML file shipped in the package) reads back whole.
+            views = [r for r in (await client.list_resources()).resources if str(r.uri).startswith("ui://")]
+            for view in views:
+                contents = (await client.read_resource(view.uri)).contents
+                html = "".join(getattr(c, "text", "") or "" for c in contents)
+                expect("<html" in html.lower() and len(html) > 1000, f"view {view.uri} reads back as {html[:200]!r}")
             if readable or refused:
                 # the sandbox names its demo creditor in the server instructions
                 found = re.search(r"usr_clv_[A-Za-z0-9_]+", client.instructions or "")
@@ -72,7 +78,7 @@ async def check(params: StdioServerParameters, manifest: dict | None, readable: 
                                f"extract_pdf did not refuse {path}, outside the allowed folders: {text[:300]}")
     files = f", {len(readable)} PDF(s) read in allowed folders, {len(refused)} refused outside" if readable or refused else ""
     return (f"{info.name} {info.version} (protocol {protocol}): {len(tools)} tools, {len(prompts)} prompts, "
-            f"quote 5000.00 at 60 days = 795.00{files}")
+            f"quote 5000.00 at 60 days = 795.00, {len(views)} ui:// view(s) read back{files}")
 
 
 def main(argv: list[str]) -> int:
