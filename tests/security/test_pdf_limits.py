@@ -197,3 +197,38 @@ def test_a_worker_never_writes_to_or_reads_from_the_servers_stdio(tmp_path):
     assert done.returncode == 0, done.stderr.decode()
     assert done.stdout == b""
     assert b"NOISE" in done.stderr and b"''" in done.stderr  # printed to stderr; stdin read as empty
+
+
+async def test_a_client_disconnecting_from_the_sandbox_kills_its_worker(tmp_path, monkeypatch):
+    """Standalone sandbox (uvicorn over real HTTP, which does not cancel a handler when the client leaves): the
+    OCR endpoint watches for the disconnect and the worker is killed."""
+    import httpx2
+
+    from cleavr_mcp.sandbox.config import SandboxConfig
+    from cleavr_mcp.sandbox.testing import demo_user_id, running_sandbox, sandbox_access_token, sandbox_credentials
+
+    monkeypatch.setattr(limits, "PDF_EXTRACTION", Limits(cpu_seconds=120, wall_seconds=120))
+    db = tmp_path / "sandbox.sqlite3"
+    with running_sandbox(SandboxConfig(db_path=db, rate_limit_per_second=1000)) as base_url:
+        async with httpx2.AsyncClient(base_url=base_url, timeout=30) as http:
+            cid, secret = sandbox_credentials(db)
+            token = (await sandbox_access_token(http, base_url, cid, secret))["access_token"]
+            seen: set[int] = set()
+
+            async def upload_then_give_up() -> None:
+                with pytest.raises(httpx2.TimeoutException):
+                    await http.post("/v1/receivables/ocr", timeout=httpx2.Timeout(30, read=2.0),
+                                    headers={"Authorization": f"Bearer {token}", "Cleavr-Version": "2026-01-02"},
+                                    files={"file": ("bomb.pdf", text_bomb_pdf(40), "application/pdf")},
+                                    data={"user_id": demo_user_id(db)})
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(upload_then_give_up)
+                with anyio.fail_after(20):
+                    while not live_workers():
+                        await anyio.sleep(0.02)
+                seen = live_workers()
+        with anyio.fail_after(5):  # the client gave up after 2 s; the ~50 s of work must not go on
+            while not all(gone(pid) for pid in seen):
+                await anyio.sleep(0.05)
+    assert live_workers() == set()
