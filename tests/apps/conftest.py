@@ -48,6 +48,11 @@ class Sandbox:
     base_url: str
     user_id: str
     ids: dict[str, str]  # role -> receivable id
+    settings: Settings
+
+    def raw(self, receivable_id: str) -> dict:
+        """The receivable as the API stores it (the partial payment's decision included)."""
+        return in_thread(_raw(self.settings, receivable_id))
 
     def call(self, tool: str, args: dict[str, Any] | None = None) -> Any:
         return in_thread(_call(self.base_url, tool, args or {}))
@@ -57,6 +62,14 @@ def in_thread(coro) -> Any:
     """Run a coroutine to completion on its own loop: Playwright's sync API owns this thread's loop."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+async def _raw(settings: Settings, receivable_id: str) -> dict:
+    admin = embedded_admin(settings)
+    try:
+        return await admin.get(f"/v1/receivables/{receivable_id}")
+    finally:
+        await admin.aclose()
 
 
 async def _call(base_url: str, tool: str, args: dict[str, Any]) -> Any:
@@ -72,7 +85,7 @@ async def _seed(settings: Settings, base_url: str) -> Sandbox:
     try:
         for role, age, amount in [("fresh", 20, "1200.00"), ("disputed", 70, "5400.50"), ("partial", 120, "3000.00"),
                                   ("old", 400, "800.00"), ("recovered", 60, "2500.00"), ("pending", 10, "650.00"),
-                                  ("evidence", 200, "1999.99")]:
+                                  ("evidence", 200, "1999.99"), ("partial2", 30, "900.00")]:
             body = submission(user, number=f"INV-APP-{role}", amount=amount, age_days=age, phone="+33612345678")
             rec = await admin.post("/v1/receivables", body, **{"Idempotency-Key": f"app-{role}"})
             ids[role] = rec["id"]
@@ -80,19 +93,20 @@ async def _seed(settings: Settings, base_url: str) -> Sandbox:
             await client.call_tool("list_events", {"refresh": True})  # the poller's baseline: all pending
             created = await client.call_tool("create_user", {"user": {"email": "new.creditor@example.com"}})
             assert not created.is_error, created.content
-        for role in ("fresh", "disputed", "partial", "old", "recovered", "evidence"):
+        for role in ("fresh", "disputed", "partial", "old", "recovered", "evidence", "partial2"):
             await admin.advance(ids[role], "start_recovery")
         await admin.advance(ids["disputed"], "dispute", reason="service_not_delivered", debtor_message=HOSTILE_MESSAGE)
         await admin.advance(ids["evidence"], "dispute", reason="quality_issue", debtor_message="Pas conforme.")
         await admin.advance(ids["evidence"], "request_evidence")
         await admin.advance(ids["partial"], "partial_payment", paid_amount="1000.00")
+        await admin.advance(ids["partial2"], "partial_payment", paid_amount="300.00")
         await admin.advance(ids["recovered"], "record_payment")
         await admin.advance(ids["recovered"], "confirm_recovery")
         async with Client(f"{base_url}/mcp") as client:
             await client.call_tool("list_events", {"refresh": True})  # the changes since: unhandled events
     finally:
         await admin.aclose()
-    return Sandbox(base_url=base_url, user_id=user, ids=ids)
+    return Sandbox(base_url=base_url, user_id=user, ids=ids, settings=settings)
 
 
 @pytest.fixture(scope="module")

@@ -234,3 +234,24 @@ def test_a_failed_tool_shows_its_error_text(apps_server, browser_page, tool):
     assert frame.locator("p.error").inner_text() == result["content"][0]["text"]
 
 
+
+
+@pytest.mark.parametrize("action", ["decline", "accept"])
+def test_a_host_that_can_ask_its_user_gets_the_servers_question_and_writes_only_on_yes(apps_server, browser_page,
+                                                                                      action):
+    rid = apps_server.ids["partial2"]
+    human = {"action": action, "content": {"confirm": True}}
+    frame, _ = open_view(browser_page, apps_server.base_url, "get_receivable", {"receivable_id": rid}, human=human)
+    frame.locator("[data-action='continue-recovery']").click()
+    frame.locator(".actions .notice").wait_for(timeout=15_000)
+    assert {"name": "handle_partial_payment",
+            "arguments": {"receivable_id": rid, "action": "continue_recovery"}} in browser_page.evaluate(
+        "window.hostLog.calls")
+    asked = browser_page.evaluate("window.hostLog.asked")
+    assert len(asked) == 1 and "continue_recovery" in asked[0] and "€300.00" in asked[0]  # the server's own question
+    answer = browser_page.evaluate("window.hostLog.results")[-1]["structuredContent"]
+    decision = apps_server.raw(rid)["partial_payment"].get("status")
+    if action == "accept":
+        assert answer["status"] == "done" and decision == "continue_recovery"
+    else:
+        assert answer["status"] == "declined" and decision == "awaiting_decision"

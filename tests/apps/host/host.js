@@ -10,7 +10,8 @@ const APP_MIME = "text/html;profile=mcp-app";
 const DEFAULT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
   + "font-src data:; media-src data:; connect-src 'none'; frame-src 'none'; base-uri 'none'; form-action 'none'";
 
-const log = { calls: [], results: [], messages: [], toolResult: null, resource: null, errors: [], ready: false };
+const log = { calls: [], results: [], messages: [], asked: [], toolResult: null, resource: null, errors: [],
+  ready: false };
 window.hostLog = log;
 
 function withCsp(html) {
@@ -18,10 +19,18 @@ function withCsp(html) {
   return html.replace(/<head>/i, `<head>${meta}`);
 }
 
-async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeAreaInsets, platform = "web" }) {
-  const client = new Client({ name: "cleavr-test-host", version: "1.0.0" }, {
-    capabilities: { extensions: { "io.modelcontextprotocol/ui": { mimeTypes: [APP_MIME] } } },
-  });
+// `human`: when given, this host can ask its user (form elicitation) and answers as they would ({action, content});
+// without it the host cannot ask, like Claude Desktop today, and the server falls back to its own approval channel.
+async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeAreaInsets, platform = "web", human }) {
+  const capabilities = { extensions: { "io.modelcontextprotocol/ui": { mimeTypes: [APP_MIME] } } };
+  if (human) capabilities.elicitation = { form: {} };
+  const client = new Client({ name: "cleavr-test-host", version: "1.0.0" }, { capabilities });
+  if (human) {
+    client.setRequestHandler("elicitation/create", async (request) => {
+      log.asked.push(request.params.message);
+      return human.action === "accept" ? { action: "accept", content: human.content } : { action: human.action };
+    });
+  }
   await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", location.href)));
   const { tools } = await client.listTools();
   const def = tools.find((t) => t.name === tool);
