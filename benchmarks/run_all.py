@@ -119,6 +119,11 @@ def table(r: dict, quick: bool) -> list[tuple[str, str, str, str]]:
         if "scan_fields" in e:
             rows.append((f"Extraction accuracy, generated scans via OCR ({e['scan_docs']})", fmt_share(e["scan_fields"]),
                          "—", f"{e['scan_seconds_per_page']:.1f} s/page (Tesseract fra+eng, 300 dpi)"))
+    if w := r.get("extraction_worker"):  # benchmarks/extraction_worker.py
+        rows.append(("PDF extraction in a limited worker process vs in a thread (one-page text invoice)",
+                     f"{w['worker'] / w['thread']:.1f}×", "+ < 100 ms per call",
+                     f"{w['thread'] * 1000:.0f} ms → {w['worker'] * 1000:.0f} ms; fixed cost of a worker "
+                     f"{w['empty_worker'] * 1000:.0f} ms"))
     if m := r.get("memory"):
         rows.append((f"Memory, stdio server RSS growth over {m['calls']:,} calls (from the end of a 500-call warm-up)",
                      f"{m['rss_growth_after_warm']:+.1%}",
@@ -175,7 +180,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-ocr", action="store_true")
     parser.add_argument("--skip", action="append", default=[],
-                        choices=["startup", "payload", "context", "call_overhead", "throughput", "extraction", "memory"])
+                        choices=["startup", "payload", "context", "call_overhead", "throughput", "extraction", "extraction_worker", "memory"])
     parser.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md alone")
     args = parser.parse_args()
     q = args.quick
@@ -192,6 +197,7 @@ def main() -> int:
 
     import call_overhead
     import context_cost
+    import extraction_worker
     import memory
     import payload
     import startup
@@ -208,6 +214,7 @@ def main() -> int:
     step("call_overhead", lambda: anyio.run(call_overhead.measure, 200 if q else 2000))
     step("throughput", lambda: anyio.run(throughput.measure, 200 if q else 1000))
     step("extraction", lambda: extraction_figures(args.no_ocr or q))
+    step("extraction_worker", lambda: anyio.run(extraction_worker.measure, 5 if q else 20))
     step("memory", lambda: anyio.run(memory.measure, 1000 if q else 10_000))
 
     rows = table(results, q)
