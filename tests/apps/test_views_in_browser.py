@@ -255,3 +255,14 @@ def test_a_host_that_can_ask_its_user_gets_the_servers_question_and_writes_only_
         assert answer["status"] == "done" and decision == "continue_recovery"
     else:
         assert answer["status"] == "declined" and decision == "awaiting_decision"
+
+
+def test_portfolio_open_asks_the_conversation_for_the_receivable(apps_server, browser_page):
+    frame, result = open_view(browser_page, apps_server.base_url, "show_portfolio")
+    first = result["structuredContent"]["disputes_awaiting_evidence"][0]["receivable_id"]
+    frame.locator(f".needs li[data-receivable='{first}'] button").click()
+    browser_page.wait_for_function("window.hostLog.messages.length > 0", timeout=5000)
+    message = browser_page.evaluate("window.hostLog.messages[0]")
+    assert message["role"] == "user" and first in message["content"][0]["text"]
+    # Reading needs no tool call from the view: the only tools/call it made is none at all.
+    assert browser_page.evaluate("window.hostLog.calls") == []

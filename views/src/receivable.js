@@ -103,7 +103,6 @@ function render(data, app, root) {
     data.dispute ? dispute(data.dispute) : null,
     el("section", {}, el("h2", {}, "Timeline"), timelineBox),
     actions(data, app),
-    el("p", { class: "muted what" }, data.what_to_do),
   ];
   root.append(...sections.filter(Boolean));
   app.callServerTool({ name: "receivable_timeline", arguments: { receivable_id: data.id } }).then((result) => {
