@@ -13,7 +13,7 @@ import anyio
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from .receiver import WEBHOOK_PATH, handle
@@ -32,13 +32,20 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def receiver_app(hub: EventHub) -> Starlette:
+    from ..server.http import guard_host_origin
+
     async def webhook(request: Request) -> Response:
         return await handle(hub, request)
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "receiver": WEBHOOK_PATH})
+        return PlainTextResponse("ok")  # no version, no configuration: anyone can reach this port
 
-    return Starlette(routes=[Route(WEBHOOK_PATH, webhook, methods=["POST"]), Route("/healthz", health)])
+    app = Starlette(routes=[Route(WEBHOOK_PATH, webhook, methods=["POST"]), Route("/healthz", health)])
+    # Host/Origin parsed and matched exactly (loopback, the bind address, the public URL, CLEAVR_MCP_ALLOWED_HOSTS:
+    # behind a tunnel that keeps its own Host, add the tunnel's name there).
+    bind = hub.settings.webhook_host
+    extra = [] if bind in ("0.0.0.0", "::", "") else [f"[{bind}]:*" if ":" in bind else f"{bind}:*"]
+    return guard_host_origin(app, hub.settings, extra_hosts=extra)
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -80,8 +80,10 @@ async def test_right_token_in_legacy_mode_too(token_server):
 
 def test_healthz_needs_no_token(token_server):
     url, _ = token_server
-    health = httpx2.get(url.replace("/mcp", "/healthz")).json()
-    assert health["status"] == "ok" and health["environment"] == "test"
+    anonymous = httpx2.get(url.replace("/mcp", "/healthz"))
+    assert anonymous.status_code == 200 and anonymous.text == "ok"  # nothing more without a token
+    health = httpx2.get(url.replace("/mcp", "/healthz"), headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert health["status"] == "ok" and health["environment"] == "sandbox"  # a loopback API is a local sandbox
 
 
 async def test_token_given_as_hash_only(tmp_path):

@@ -56,7 +56,7 @@ def receiver(portal, tmp_path_factory):
 
     settings_ = Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("webhooks"), webhook_secret=SECRET)
     hub = EventHub(settings_)
-    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver_app(hub)), base_url="http://receiver")
+    http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=receiver_app(hub)), base_url="http://127.0.0.1")
     yield hub, http
     portal.call(http.aclose)
     hub.close()
