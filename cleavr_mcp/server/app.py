@@ -53,6 +53,11 @@ class CleavrMCP(MCPServer[AppState]):
         self.policy = ToolPolicy.from_settings(settings)
         self._compact_tools: list | None = None  # tools are fixed after build_server: compacted once
 
+    @property
+    def installed_token_verifier(self) -> Any:
+        """The bearer-token verifier the SDK enforces on /mcp (None: no auth). "Auth is on" means this is set."""
+        return getattr(self, "_token_verifier", None)
+
     def policy_for(self, headers) -> ToolPolicy:
         return self.policy.tightened(headers)
 
@@ -143,12 +148,14 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     instructions = INSTRUCTIONS
     if any(spec.toolset is Toolset.CLEVERINVO for spec in specs.values()):
         instructions += CLEVERINVO_NOTE
-    if settings.environment is Environment.SANDBOX:
+    if settings.uses_sandbox:
         instructions += SANDBOX_NOTE.format(demo=sandbox_demo_user(settings))
+    elif settings.environment is Environment.SANDBOX:
+        instructions += "\nEnvironment: SANDBOX (a Cleavr sandbox on this machine) — nothing real happens."
     elif settings.environment is Environment.LIVE:
         instructions += "\nEnvironment: LIVE — real debtors are contacted and real fees charged."
     else:
-        instructions += "\nEnvironment: TEST (api-test.cleavr.fr or a local API)."
+        instructions += "\nEnvironment: TEST (api-test.cleavr.fr)."
 
     from .auth import server_security  # HTTP bearer auth + shared request_state keys (empty when not configured)
     from .views import apps_extension  # MCP Apps: the ui:// views bound to show_portfolio and get_receivable

@@ -66,8 +66,10 @@ class StaticTokenVerifier:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> StaticTokenVerifier | None:
-        digests = [hash_token(t.get_secret_value()) for t in settings.auth_tokens if t.get_secret_value()]
-        digests += list(settings.auth_token_hashes)
+        tokens = [t.get_secret_value() for t in settings.auth_tokens]
+        if any(not t.strip() for t in tokens):  # Settings refuses these; never silently drop one here
+            raise AuthConfigError("CLEAVR_MCP_AUTH_TOKENS holds an empty or whitespace-only token: remove it.")
+        digests = [hash_token(t) for t in tokens] + list(settings.auth_token_hashes)
         return cls(digests) if digests else None
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -216,6 +218,11 @@ def token_verifier(settings: Settings) -> AnyOfVerifier | None:
     verifiers: list[TokenVerifier] = [v for v in (StaticTokenVerifier.from_settings(settings),
                                                   JWTVerifier.from_settings(settings)) if v is not None]
     return AnyOfVerifier(verifiers) if verifiers else None
+
+
+def auth_installed(settings: Settings) -> bool:
+    """Whether a verifier is actually built from these settings (what "auth is on" means; not the raw setting)."""
+    return token_verifier(settings) is not None
 
 
 def _origin_of(url: str) -> str:

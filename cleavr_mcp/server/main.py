@@ -69,17 +69,20 @@ def serve(args: argparse.Namespace) -> int:
     _configure_logging(getattr(args, "log_level", None))
     from pydantic import ValidationError
 
+    from ..config import describe_settings_error
+
     try:
         settings = settings_from_args(args)
-    except ValidationError as exc:
-        print(f"error: invalid setting: {exc}", file=sys.stderr)
+    except ValidationError as exc:  # names the variable and the problem, never the value (it may be a secret)
+        print(f"error: {describe_settings_error(exc)}", file=sys.stderr)
         return 2
     if args.transport == "http":
+        from .auth import AuthConfigError
         from .http import UnsafeBindError, check_bind
 
         try:
             check_bind(settings)  # before building anything: a public bind without auth never starts
-        except UnsafeBindError as exc:
+        except (UnsafeBindError, AuthConfigError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     from .app import build_server
