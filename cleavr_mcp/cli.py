@@ -173,7 +173,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except Exception as exc:
+        # Any command that reads the settings: a bad value is reported by variable, never echoed (secrets).
+        from pydantic import ValidationError
+        from pydantic_settings import SettingsError
+
+        if isinstance(exc, ValidationError) and exc.title == "Settings":
+            from .config import describe_settings_error
+
+            print(f"error: {describe_settings_error(exc)}", file=sys.stderr)
+            return 2
+        if isinstance(exc, SettingsError):
+            print("error: a CLEAVR_MCP_* setting could not be parsed (" + str(exc).split(" from source")[0]
+                  + "); check its format", file=sys.stderr)
+            return 2
+        raise
 
 
 if __name__ == "__main__":

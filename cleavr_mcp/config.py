@@ -9,16 +9,74 @@ from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from .cleavr.contract import API_VERSION, LIVE_BASE_URL, TEST_BASE_URL
+from .cleavr.contract import API_VERSION, TEST_BASE_URL
 
 
 class Environment(StrEnum):
-    SANDBOX = "sandbox"  # the embedded stand-in (no credentials configured)
+    SANDBOX = "sandbox"  # the embedded stand-in (no base URL), or a sandbox on this machine (a loopback host)
     TEST = "test"  # api-test.cleavr.fr
-    LIVE = "live"  # api.cleavr.fr: real money, real legal action
+    LIVE = "live"  # api.cleavr.fr, and any other host: real money, real legal action
+
+
+def api_host(base_url: str) -> str | None:
+    """The host a base URL really points at: parsed (userinfo and port dropped), lower-cased, trailing dots
+    removed, IDNA-decoded (`https://API.Cleavr.FR.:443/` → `api.cleavr.fr`); None when there is none."""
+    try:
+        host = urlparse(base_url.strip()).hostname
+    except ValueError:
+        return None
+    if not host:
+        return None
+    host = host.rstrip(".").lower()
+    try:
+        host = host.encode("ascii").decode("idna") if host.isascii() else host
+    except UnicodeError:
+        pass
+    return host or None
+
+
+def redacted_url(url: str | None) -> str:
+    """A URL fit for a message: any userinfo (user:password@) replaced, the rest as configured."""
+    if not url:
+        return str(url)
+    try:
+        parts = urlparse(url)
+    except ValueError:
+        return "(unparseable URL)"
+    if "@" in parts.netloc:
+        return parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]).geturl()
+    return url
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def environment_of(base_url: str | None) -> Environment:
+    """Decided by the parsed host, and fail-safe: the documented test host is `test`, no base URL (the embedded
+    sandbox) or a loopback host (a local sandbox) is `sandbox`, ANYTHING else — the live host however spelled, a
+    proxy, a typo — is `live`, so the live-write opt-in applies to it."""
+    if base_url is None:
+        return Environment.SANDBOX
+    text = base_url.strip()
+    if any(ch.isspace() or ch == "\\" or not ch.isprintable() for ch in text) or "@" in urlparse(text).netloc:
+        return Environment.LIVE  # userinfo or odd characters: URL parsers disagree on the host, so assume live
+    host = api_host(text)
+    if host is not None and host == urlparse(TEST_BASE_URL).hostname:
+        return Environment.TEST
+    if host is not None and _loopback(host):
+        return Environment.SANDBOX
+    return Environment.LIVE
 
 
 def default_data_dir() -> Path:
@@ -118,11 +176,33 @@ class Settings(BaseSettings):
             return value
         text = value.strip()
         if text.startswith("["):
-            return json.loads(text)
+            try:
+                parsed = json.loads(text)
+            except ValueError as exc:  # the message says where, never what (the value may be a secret)
+                raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos}); write a JSON list of "
+                                 'strings such as ["a", "b"], or a comma-separated list a,b') from None
+            if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+                raise ValueError('must be a JSON list of strings such as ["a", "b"]')
+            return parsed
         return [part.strip() for part in text.split(",") if part.strip()]
+
+    @field_validator("auth_tokens", "request_state_keys", mode="after")
+    @classmethod
+    def _no_blank_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        # An empty token would be dropped by the verifier: the setting would say "auth on" with no auth installed.
+        for number, item in enumerate(value, start=1):
+            secret = item.get_secret_value()
+            if not secret.strip():
+                raise ValueError(f"entry {number} of {len(value)} is empty or only whitespace: remove it, or put a "
+                                 "real value there (`cleavr-mcp auth new-token` makes a bearer token)")
+            if secret != secret.strip():
+                raise ValueError(f"entry {number} of {len(value)} starts or ends with whitespace: remove it")
+        return value
 
     @property
     def auth_configured(self) -> bool:
+        """Some auth setting is given. Whether auth is ON is decided by the verifier actually built from them
+        (`server.auth.auth_installed`), never by this."""
         return bool(self.auth_tokens or self.auth_token_hashes or self.jwks_url)
 
     @property
@@ -138,15 +218,7 @@ class Settings(BaseSettings):
 
     @property
     def environment(self) -> Environment:
-        if self.base_url is None:
-            return Environment.SANDBOX
-        host = urlparse(self.base_url).hostname or ""
-        if host == urlparse(LIVE_BASE_URL).hostname:
-            return Environment.LIVE
-        if host == urlparse(TEST_BASE_URL).hostname:
-            return Environment.TEST
-        # Anything else (a local sandbox on a port, a staging proxy) is treated as a test host.
-        return Environment.TEST
+        return environment_of(self.base_url)
 
     @property
     def sandbox_db_path(self) -> Path:
@@ -160,3 +232,13 @@ class Settings(BaseSettings):
         from .private_files import private_dir
 
         return private_dir(self.data_dir)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting: the variable and what is wrong with it, never the value (it may be a secret)."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False, include_context=False):
+        name = str(error["loc"][0]) if error["loc"] else "?"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"CLEAVR_MCP_{name.upper()}: {message}")
+    return "invalid setting(s):\n  " + "\n  ".join(lines)

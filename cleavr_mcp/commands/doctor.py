@@ -51,18 +51,22 @@ def _data_dir(settings) -> Check:
 
 
 def _environment(settings) -> Check:
-    from ..config import Environment
+    from ..config import Environment, redacted_url
 
     env = settings.environment
-    if env is Environment.SANDBOX:
+    shown = redacted_url(settings.base_url)
+    if settings.uses_sandbox:
         return Check(OK, "Environment", "sandbox (embedded; nothing real happens; no credentials needed)")
     parsed = urlparse(settings.base_url or "")
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        return Check(FAIL, "Environment", f"CLEAVR_MCP_BASE_URL={settings.base_url!r} is not an http(s) URL",
+        return Check(FAIL, "Environment", f"CLEAVR_MCP_BASE_URL={shown!r} is not an http(s) URL",
                      "Use https://api-test.cleavr.fr (test), https://api.cleavr.fr (live), or unset it for the sandbox.")
+    if env is Environment.SANDBOX:
+        return Check(OK, "Environment", f"sandbox on this machine ({shown}): nothing real happens")
     if env is Environment.LIVE:
-        return Check(OK, "Environment", f"LIVE ({settings.base_url}): real debtors, real fees")
-    return Check(OK, "Environment", f"test ({settings.base_url})")
+        return Check(OK, "Environment", f"LIVE ({shown}): real debtors, real fees (any host other than "
+                     "api-test.cleavr.fr or this machine counts as live)")
+    return Check(OK, "Environment", f"test ({shown})")
 
 
 def _credentials(settings) -> Check:
@@ -186,15 +190,19 @@ def _policy(settings) -> Check:
 
 
 def _http(settings) -> list[Check]:
-    from ..server.auth import AuthConfigError, request_state_keys
+    from ..server.auth import AuthConfigError, auth_installed, request_state_keys
     from ..server.main import is_loopback
 
     checks = []
-    if not is_loopback(settings.http_host) and not settings.auth_configured:
+    try:
+        auth_on = auth_installed(settings)  # what the server would really enforce, not what the settings claim
+    except AuthConfigError as exc:
+        return [Check(FAIL, "HTTP auth", str(exc), "Fix the setting named above.")]
+    if not is_loopback(settings.http_host) and not auth_on:
         checks.append(Check(FAIL, "HTTP", f"host {settings.http_host} without authentication: `serve --transport http` "
                             "will refuse to start", "Set CLEAVR_MCP_AUTH_TOKEN_HASHES (see `cleavr-mcp auth new-token`) "
                             "or CLEAVR_MCP_JWKS_URL, or bind 127.0.0.1."))
-    elif settings.auth_configured:
+    elif auth_on:
         kinds = [k for k, on in (("bearer tokens", settings.auth_tokens or settings.auth_token_hashes),
                                  ("JWT via JWKS", settings.jwks_url)) if on]
         checks.append(Check(OK, "HTTP auth", f"{' + '.join(kinds)}; endpoint {settings.mcp_url}"))
@@ -263,13 +271,13 @@ def run(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from ..config import Settings
+    from ..config import Settings, describe_settings_error
 
     console = Console(highlight=False, soft_wrap=True)
     try:
         settings = Settings()
-    except ValidationError as exc:
-        console.print(f"{_MARK[FAIL]} Configuration: invalid settings\n{exc}")
+    except ValidationError as exc:  # the variables and what is wrong, never their values
+        console.print(f"{_MARK[FAIL]} Configuration: {describe_settings_error(exc)}", markup=False)
         return 1
 
     with Progress(TextColumn("checking"), BarColumn(), transient=True, console=Console(stderr=True)) as bar:

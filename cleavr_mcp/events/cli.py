@@ -98,6 +98,13 @@ def _settings() -> Settings:
 
 
 def _fail(exc: BaseException) -> int:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError) and exc.title == "Settings":
+        from ..config import describe_settings_error
+
+        print(f"error: {describe_settings_error(exc)}", file=sys.stderr)  # the variable, never its value
+        return 2
     message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
     print(f"error: {message}", file=sys.stderr)
     return 1

@@ -66,7 +66,7 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
     assert replay.is_error and error_of(replay)["code"] == "CONFIRMATION_INVALID"
     # Every write outcome says which environment it ran against.
     for result in (ok, again, user, no, asked, done):
-        assert sc(result)["environment"] == "test"
+        assert sc(result)["environment"] == "sandbox"
 
     rows = audit_rows(settings)
     summary = [(r.tool, r.confirmed_by, r.outcome, r.replayed, r.error_code) for r in rows]
@@ -85,7 +85,7 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
     assert rows[0].result_id == rows[1].result_id == sc(ok)["receivable"]["id"]
     assert rows[3].result_id == sc(user)["user_id"]
     assert rows[7].result_id == sc(done)["receivable"]["id"]
-    assert {r.environment for r in rows} == {"test"}
+    assert {r.environment for r in rows} == {"sandbox"}
     assert {r.user_id for r in rows if r.tool == "submit_receivable"} == {sandbox.demo_user}
     assert all(len(r.payload_sha256) == 64 for r in rows)
     assert rows[6].payload_sha256 == rows[7].payload_sha256  # the token covered exactly the payload executed

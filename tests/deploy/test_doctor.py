@@ -90,7 +90,7 @@ def test_logged_in_against_a_remote_api_with_a_webhook(env, capsys, sandbox):
     TokenStore(Settings().token_path).save(TokenResponse.model_validate(tokens))
     code, lines = doctor(capsys)
     assert code == 0, lines
-    assert lines["Environment"].startswith("✓ test")
+    assert lines["Environment"].startswith("✓ sandbox on this machine")  # a loopback API is a local sandbox
     assert lines["Credentials"].startswith("✓") and "token file" in lines["Credentials"]
     assert lines["Token"] == "✓ accepted by the API"
     assert lines["Webhooks"].startswith("✓ 1 endpoint(s): https://hooks.example.com/cleavr")

@@ -119,10 +119,10 @@ async def test_live_writes_with_opt_in_say_live(sandbox, tmp_path, routed):
     assert [(r.outcome, r.environment) for r in audit_rows(settings)] == [("done", "live"), ("done", "live")]
 
 
-async def test_test_host_needs_no_opt_in(sandbox, tmp_path):
+async def test_local_sandbox_needs_no_opt_in(sandbox, tmp_path):
     settings = sandbox.api_settings(tmp_path)
-    assert settings.environment is Environment.TEST
+    assert settings.environment is Environment.SANDBOX  # a loopback API is a sandbox on this machine
     async with Client(build_server(settings), elicitation_callback=Human(action="decline")) as client:
         declined = await client.call_tool("submit_receivable", {"receivable": submission(sandbox.demo_user)})
     assert declined.structured_content["status"] == "declined"
-    assert declined.structured_content["environment"] == "test"
+    assert declined.structured_content["environment"] == "sandbox"

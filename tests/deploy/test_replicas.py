@@ -63,7 +63,7 @@ async def test_same_keys_accept_each_others_confirmation_tokens(sandbox, tmp_pat
         async with HttpMCP(url_b, AUTH) as b:
             second = await b.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
         assert not second.is_error, second.content
-        assert sc(second)["status"] == "done" and sc(second)["environment"] == "test"
+        assert sc(second)["status"] == "done" and sc(second)["environment"] == "sandbox"
         async with HttpMCP(url_b, AUTH) as b:
             replayed_on_b = await b.call_tool("submit_receivable", {"receivable": body, "confirmation_token": token})
         # Spent tokens are recorded per data folder: replica A has not seen this one spent. Even so a replay on A

@@ -78,7 +78,7 @@ async def test_webhooks_cli_registers_lists_and_deletes(tmp_path, monkeypatch, c
         (endpoint,) = store.load()
         assert endpoint.id in registered and endpoint.secret.startswith("whsec_")
         assert endpoint.secret not in registered  # the secret is stored, never printed
-        assert endpoint.events == ["receivable.*", "payment.*", "user.*"] and endpoint.environment == "test"
+        assert endpoint.events == ["receivable.*", "payment.*", "user.*"] and endpoint.environment == "sandbox"
         assert oct(store.path.stat().st_mode & 0o777) == "0o600"
 
         assert await anyio.to_thread.run_sync(run, "webhooks", "list") == 0
