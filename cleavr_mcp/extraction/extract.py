@@ -247,7 +247,34 @@ def _amounts(finder: FieldFinder, res: _Result) -> int | None:
         res.adjust("invoice.amount_before_tax", factor=FAILED_FACTOR)
         res.warn("invoice.amount", f"Total {amount.value} is below the amount before tax {before.value}",
                  str(amount.value))
+    _line_items_sum(finder, res, before if before is not None else amount,
+                    "amount_before_tax" if before is not None else "amount", arithmetic_holds=checked)
     return amount.line if amount is not None and amount.line >= 0 else None
+
+
+LINE_ITEMS_FAILED_CAP = 0.85
+
+
+def _line_items_sum(finder: FieldFinder, res: _Result, total: Candidate | None, key: str, *,
+                    arithmetic_holds: bool) -> None:
+    """The line items must sum up to the subtotal (or to the total when there is no subtotal): a sum that matches
+    confirms it; one that matches neither flags it - unless HT + TVA = TTC already holds, when the mismatch says
+    more about our reading of the table (section subtotals, a discount row) than about the totals."""
+    if total is None:
+        return
+    items = finder.line_item_amounts()
+    if not items:
+        return
+    found = sum(items, Decimal(0))
+    targets = {res.invoice.get(k) for k in ("amount_before_tax", "amount") if res.invoice.get(k) is not None}
+    if found == total.value or found in targets:
+        res.adjust(f"invoice.{key}", at_least=CHECKED)
+        return
+    if arithmetic_holds:
+        return
+    res.cross_check_failed = True
+    res.adjust(f"invoice.{key}", at_most=LINE_ITEMS_FAILED_CAP)
+    res.warn(f"invoice.{key}", f"The {len(items)} line items sum to {found}, not {total.value}", str(total.value))
 
 
 def _currency(finder: FieldFinder, res: _Result, amount_line: int | None) -> None:

@@ -214,6 +214,25 @@ class FieldFinder:
                         out.append(Candidate(f.value.strip(), L.WEAK, below_line.index, "below", "header"))
         return out
 
+    def line_item_amounts(self) -> list[Decimal] | None:
+        """The amounts of an item table's line column (`Description … Amount`), read down to the first totals line;
+        None when there is no such table, or it does not end on its page with a totals line (a table continued on
+        the next page cannot be summed from here)."""
+        totals = L.AMOUNT + L.AMOUNT_BEFORE_TAX + L.TAX
+        for line in self.doc.lines:
+            heads = [c for c in line.cells if L.SERVICE_HEADER.fullmatch(c.text.strip(" :"))]
+            amounts = [c for c in line.cells if L.LINE_AMOUNT_HEADER.fullmatch(c.text.strip(" :"))]
+            if not heads or not amounts or amounts[-1].start <= heads[0].start:
+                continue
+            column = amounts[-1]
+            values: list[Decimal] = []
+            for below_line, found in values_below(self.doc, line, (column.start, column.end), find_money, rows=80):
+                if any(lab.pattern.search(below_line.text[: found.start]) for lab in totals):
+                    return values if len(values) >= 2 else None
+                values.append(found.value)
+            return None
+        return None
+
     def currency_candidates(self, amount_line: int | None) -> list[Candidate]:
         counts: dict[str, int] = {}
         for f in find_currencies(self.doc.text):

@@ -243,3 +243,10 @@ SKIPPED_BLOCK_KEYS = re.compile(
 # `Name : X` / `Anschrift : Y` in a key-value block: the value is the company / an address line.
 NAME_KEY = re.compile(r"^(?:name|nom|naam|nombre|nome|firma|company|soci[ée]t[ée]|raison\s+sociale)\s*:\s*", _F)
 ADDRESS_KEY = re.compile(r"^(?:anschrift|address|adresse|adres|indirizzo|direcci[óo]n)\s*:\s*", _F)
+
+# The column of line amounts in an item table (the right-most such header on the header line).
+LINE_AMOUNT_HEADER = re.compile(
+    r"(?:montant(?:\s+ht)?|prix\s+total(?:\s+ht)?|total(?:\s+ht)?|amount|line\s+total|betrag|zeilenbetrag|gesamt(?:preis)?"
+    r"|entgelt|bedrag|importe|importo|totale)",
+    _F,
+)
