@@ -35,6 +35,7 @@ from cleavr_mcp.cleavr.validation import (
 
 from . import labels as L
 from .fields import (
+    LEGAL_FORM_RE,
     UNLABELLED,
     Candidate,
     DebtorFinder,
@@ -60,6 +61,8 @@ CHECKED = 0.97
 FAILED_FACTOR = 0.6
 CROSS_CHECK_FAILED_CAP = 0.75
 CENT = Decimal("0.01")
+DISAGREEING_LABELS_CAP = 0.85
+UNCONFIRMED_NAME_CAP = 0.85
 
 
 def _best(cands: list[Candidate]) -> Candidate | None:
@@ -169,13 +172,20 @@ def _numbers(finder: FieldFinder, res: _Result) -> None:
 
 
 def _dates(finder: FieldFinder, res: _Result) -> None:
-    issue_group = _top_group(finder.date_candidates(L.ISSUE_DATE, issue=True) + finder.issue_dates_after_number())
+    issue_all = finder.date_candidates(L.ISSUE_DATE, issue=True) + finder.issue_dates_after_number()
+    issue_group = _top_group(issue_all)
     due_group = _top_group(finder.date_candidates(L.DUE_DATE, issue=False))
     # Several invoices in one document: the receivable ages from the oldest one, and is due at the earliest due date.
     issue = min((c.value for c in issue_group), default=None)
     due = min((c.value for c in due_group), default=None)
     if issue is not None:
         res.set("invoice", "issue_date", issue, max(c.confidence for c in issue_group))
+        # Another date label beside its value says something else (`Date : 15/01/2020` under a `Date de facture`
+        # that gave 30/11/2019): the labels disagree, so the choice is not sure.
+        rivals = {c.value for c in issue_all if c not in issue_group and c.how == "beside"
+                  and c.confidence >= L.WEAK and c.value != issue}
+    else:
+        rivals = set()
     if due is not None:
         res.set("invoice", "due_date", due, max(c.confidence for c in due_group))
     if isinstance(issue, date) and isinstance(due, date):
@@ -188,6 +198,8 @@ def _dates(finder: FieldFinder, res: _Result) -> None:
             res.adjust("invoice.due_date", factor=FAILED_FACTOR)
             res.warn("invoice.due_date", f"Due date {due.isoformat()} is before the issue date {issue.isoformat()}",
                      due.isoformat())
+    if rivals:
+        res.adjust("invoice.issue_date", at_most=DISAGREEING_LABELS_CAP)
 
 
 def _unique_by_value(cands: list[Candidate]) -> list[Candidate]:
@@ -321,6 +333,9 @@ def _debtor(doc: Document, finder: FieldFinder, res: _Result) -> None:
     else:
         parsed_emails = parsed.emails
         res.set("debtor", "company_name", parsed.company_name, conf)
+        if not LEGAL_FORM_RE.search(parsed.company_name) and not (parsed.siret or parsed.siren or parsed.vat_number):
+            # Neither a legal form nor an identifier: the block's first line may be a person or a department.
+            res.adjust("debtor.company_name", at_most=UNCONFIRMED_NAME_CAP)
         if parsed.company_type:
             res.set("debtor", "company_type", parsed.company_type, conf)
         _identifiers(parsed, res, conf)

@@ -519,7 +519,7 @@ def _with_close_cells(line: Line, cell) -> str:
 
 
 MERGE_GAP = 3
-SENDER_SEPARATORS = re.compile(r"\s+[-–•●·|]\s+")
+SENDER_SEPARATORS = re.compile(r"\s+[-–•●·|]\s+|,\s+")
 POSTAL_IN_TEXT = re.compile(r"(?:\b[A-Z]{1,2}-)?\b\d{4,5}\s+[A-Za-zÀ-ÿ]")
 SENDER_LINE = 0.6
 SENDER_DRIFT = 10

@@ -45,22 +45,27 @@ INVOICE_NUMBER = _labels(
     (rf"(?:numero\s+(?:della\s+)?fattura|fattura\s*(?:{_NO}|n\.)|n\.\s*fattura)\s*:?", STRONG),
     (r"(?:facture|invoice|factuur)(?![\w'’])\s*:?", MEDIUM),
     (r"(?:factures|invoices)(?![\w'’])\s*:?", MEDIUM),
+    # `Rechnung RE1001` / `Factura F-12`: the document's title right before its number
+    (r"(?:rechnung|factura|fattura)(?=\s+[A-Za-z/\-]*\d)", MEDIUM),
 )
 
 ISSUE_DATE = _labels(
-    (r"date\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation)\s*:?", STRONG),
+    # not `Date de facture associée` / `d'origine`: the date of another invoice this one refers to
+    (r"date\s+(?:de\s+(?:la\s+)?)?(?:facture|facturation)(?!\s+(?:associ|pr[ée]c[ée]dente|d['’]origine|initiale|rectifi))"
+     r"\s*:?", STRONG),
     (r"date\s+d['’]\s?[ée]mission\s*:?", STRONG),
     (r"(?:invoice|billing|issue)\s+date\s*:?", STRONG),
     (r"date\s+of\s+(?:issue|invoice)\s*:?", STRONG),
     (r"factuur\s?datum\s*:?", STRONG),
     (r"(?:issued|[ée]mise?)\s+(?:on|le)\s*:?", STRONG),
-    (r"rechnungs[\s\-]?datum\s*:?", STRONG),
+    (r"(?:rechnungs|beleg)[\s\-]?datum\s*:?", STRONG),
     (r"fecha\s+(?:de\s+)?(?:la\s+)?(?:factura|emisi[óo]n|expedici[óo]n)\s*:?", STRONG),
     (r"data\s+(?:della\s+)?(?:fattura|emissione|documento)\s*:?", STRONG),
     (r"(?:datum|fecha)\s*:?", WEAK),
     (r"data\s*:", WEAK),
-    (r"date\s*:?(?!\s*(?:d['’]\s?[ée]ch|limite|de\s+(?:livraison|commande|paiement|r[èe]glement|la\s+commande)|due|of\s+(?:delivery|order)|d['’]exigibilit))", WEAK),
-    (r"(?<=,)\s*le(?=\s+\d)", WEAK),
+    (r"date\s*:?(?!\s*(?:d['’]\s?[ée]ch|limite|de\s+(?:livraison|commande|paiement|r[èe]glement|la\s+commande|d[ée]but|fin"
+     r"|prestation|facture\s+associ)|due|of\s+(?:delivery|order)|d['’]exigibilit|d[ée]but|fin))", WEAK),
+    (r"(?<=,)\s*(?:le|den)(?=\s+\d)", WEAK),
 )
 # Words that, just before a generic `Date`, make it another date (due, order, delivery…).
 NOT_ISSUE_PREFIX = re.compile(
@@ -106,6 +111,7 @@ AMOUNT = _labels(
     (r"(?:importe\s+total|total\s+(?:a\s+pagar|factura)|total\s+con\s+iva)\s*:?", STRONG),
     (r"(?:totale\s+(?:documento|fattura|da\s+pagare)|importo\s+totale|netto\s+a\s+pagare)\s*:?", STRONG),
     (r"total\s+for\s+this\s+invoice\s*:?", STRONG),
+    (r"(?:summe\s+gesamt|endsumme|gesamt\s+brutto)\s*:?", STRONG),
     (r"total\s+amount\s+due(?:\s+on)?\s*:?", STRONG),
     (r"(?<!sous-)(?<!sous )(?<!sub-)(?<!sub )total(?:e)?(?!\s*(?:h\.?\s?t|hors|excl|ex\.|tva|vat|tax|before|sans|net|des|\(?\s*excl))\s*(?:facture|g[ée]n[ée]ral)?\s*:?", WEAK),
     (r"totaal\s*:?", WEAK),
@@ -159,6 +165,7 @@ DEBTOR_BLOCK = _labels(
     (r"factur[ée]e?s?\s+[àa]\s*:?", STRONG),
     (r"facturer\s+[àa]\s*:?", STRONG),
     (r"adresse\s+de\s+facturation\s*:?", STRONG),
+    (r"adresse\s+(?:du\s+)?client\s*:?", STRONG),
     (r"client(?:\s+factur[ée])?\s*:", STRONG),
     (r"client(?=\s*$)", STRONG),
     (r"destinataire\s*:?", STRONG),
