@@ -3,6 +3,7 @@
     python benchmarks/extraction.py              # held-out test split, tune split, generated corpus (+ OCR scans)
     python benchmarks/extraction.py --no-ocr     # skip the scanned cases (the slow part)
     python benchmarks/extraction.py --backends   # also compare the text backends (pypdf / pdfplumber)
+    python benchmarks/extraction.py --no-ocr --repeat 1 --check   # CI's short form: fails if calibration fails
 
 Corpora (tests/corpus/invoices/): `test/` is held out - nobody tunes the extractor on it, so its figures are the
 honest ones; `tune/` and `real/` are what the rules were adjusted on; the generated corpus is seeded
@@ -130,6 +131,8 @@ def main() -> None:
     parser.add_argument("--backends", action="store_true", help="also compare the text backends")
     parser.add_argument("--repeat", type=int, default=3, help="timing runs (the best is kept)")
     parser.add_argument("--show-wrong", action="store_true", help="list the wrong fields of the tune/generated sets")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 unless fields reported at >= 0.9 on the held-out split are right >= 98 %%")
     args = parser.parse_args()
 
     test, tune = load_split("test"), load_split("real") + load_split("tune")
@@ -177,6 +180,8 @@ def main() -> None:
             print(f"  {backend:18s} " + " ".join(f"{pct(all_fields(s)):>18s}" for s, _ in parts)
                   + f" {pages / seconds:9.1f}")
     print(f"\nCalibration target on the held-out split: {'MET' if met else 'NOT MET'}")
+    if args.check and not met:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,7 @@ class Document:
                 self.lines.append(Line.build(_normalise(raw), page_no, len(self.lines)))
         self.page_count = len(pages)
         self.text = "\n".join(line.text for line in self.lines)
+        self._present: dict[re.Pattern, bool] = {}
 
     def below(self, line: Line, max_lines: int = 2) -> Iterator[Line]:
         """The next non-blank lines of the same page (blank lines are skipped, at most `max_lines` returned)."""
@@ -72,6 +73,15 @@ class Document:
                 return
 
     def search(self, pattern: re.Pattern) -> Iterator[tuple[Line, re.Match]]:
+        # Most labels of six languages are absent from a given invoice: one pass over the whole text (in C)
+        # rules them out before the per-line loop.
+        if pattern not in self._present:
+            # MULTILINE so that `^` / `$` anchor at line ends, as in the per-line search (a whole-text match that
+            # spans lines only costs the loop below, which then finds nothing).
+            whole = re.compile(pattern.pattern, pattern.flags | re.MULTILINE)
+            self._present[pattern] = whole.search(self.text) is not None
+        if not self._present[pattern]:
+            return
         for line in self.lines:
             for m in pattern.finditer(line.text):
                 yield line, m
