@@ -33,5 +33,7 @@ def _tiny_invoice() -> bytes:
 
 with contextlib.suppress(Exception):
     from .extraction import extract_invoice
+    from .extraction.parsing import parse_worded_date
 
     extract_invoice(_tiny_invoice())
+    parse_worded_date("7. Mai 2014")  # dateparser loads its language data on first use (~0.6 s): once, here
