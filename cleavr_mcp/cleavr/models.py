@@ -2,7 +2,8 @@
 
 Requests forbid unknown fields (a typo must not be silently dropped); responses keep unknown fields (the real
 API will add some). Money is `Decimal` with two places, dates are `date`, ids are checked by prefix.
-Field descriptions and examples come from the docs (seed 001) and become the MCP tool schemas.
+Field descriptions come from the docs (seed 001) and become the MCP tool schemas: they are shown to the model in
+every conversation, so they stay short, and `examples` are kept only where they prevent a mistake (amounts).
 """
 
 from __future__ import annotations
@@ -75,9 +76,8 @@ Money = Annotated[
     AfterValidator(_two_places),
     PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
     # One compact schema instead of pydantic's number|string union: tool schemas stay small and say "cents".
-    WithJsonSchema({"type": ["string", "number"], "pattern": r"^-?\d+(\.\d{1,2})?$", "examples": ["5000.00"]},
-                   mode="validation"),
-    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$", "examples": ["5000.00"]}, mode="serialization"),
+    WithJsonSchema({"type": ["string", "number"], "pattern": r"^-?\d+(\.\d{1,2})?$"}, mode="validation"),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+\.\d{2}$"}, mode="serialization"),
 ]
 """An amount in euros with cents. Serialised to JSON as a decimal string ("795.00") so no float ever rounds it."""
 
@@ -85,19 +85,16 @@ NonNegativeMoney = Annotated[Money, Field(ge=0)]
 PositiveMoney = Annotated[Money, Field(gt=0)]
 
 
-def _prefixed(prefix: str, example: str):
-    return Annotated[
-        str,
-        StringConstraints(pattern=rf"^{prefix}[A-Za-z0-9_]+$", max_length=64),
-        Field(description=f"Identifier starting with `{prefix}`", examples=[example]),
-    ]
+def _prefixed(prefix: str):
+    # The pattern says it all; no example id (a model must take ids from results, never make one up).
+    return Annotated[str, StringConstraints(pattern=rf"^{prefix}[A-Za-z0-9_]+$", max_length=64)]
 
 
-UserId = _prefixed("usr_clv_", "usr_clv_a1b2c3d4e5f6")
-ReceivableId = _prefixed("rec_", "rec_a1b2c3d4e5f6")
-ExtractionId = _prefixed("ext_", "ext_a1b2c3d4")
-EventId = _prefixed("evt_", "evt_a1b2c3d4")
-WebhookId = _prefixed("wh_", "wh_a1b2c3d4")
+UserId = _prefixed("usr_clv_")
+ReceivableId = _prefixed("rec_")
+ExtractionId = _prefixed("ext_")
+EventId = _prefixed("evt_")
+WebhookId = _prefixed("wh_")
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 # Names and invoice numbers are shown to the person who approves a write and feed the idempotency key: control,
@@ -109,14 +106,11 @@ LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 CountryCode = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$"),
-    Field(description="ISO 3166-1 alpha-2 country code", examples=["FR"]),
+    # ISO 3166-1 alpha-2; the pattern and the default (FR) say enough in the schema.
 ]
 Metadata = Annotated[
     dict[str, Any],
-    Field(
-        description="Free-form key/values kept with the receivable (e.g. platform_invoice_id, customer_id, notes)",
-        examples=[{"platform_invoice_id": "plat_inv_123", "customer_id": "cust_456"}],
-    ),
+    Field(description="Your own references, e.g. platform_invoice_id"),
 ]
 
 
@@ -130,28 +124,22 @@ class Response(BaseModel):
 
 # --- Shared shapes -----------------------------------------------------------------------------------------
 class Address(Request):
-    line1: Text = Field(description="Street line", examples=["456 Avenue des Champs"])
-    line2: Text | None = Field(None, description="Building, floor…", examples=["Building B"])
-    city: Text = Field(examples=["Lyon"])
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)] = Field(
-        examples=["69000"]
-    )
+    line1: Text
+    line2: Text | None = None
+    city: Text
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=12)]
     country: CountryCode = "FR"
 
 
 class Contact(Request):
-    """A debtor contact. Email is mandatory on at least one contact; a phone raises the success rate from 82% to 45%."""
+    """At least one contact needs an email; a phone lifts the success rate from 45% to 82%."""
 
-    first_name: NameText | None = Field(None, examples=["Marie"])
-    last_name: NameText | None = Field(None, examples=["Martin"])
-    email: EmailAddress | None = Field(None, description="REQUIRED on at least one contact", examples=["marie.martin@debtorcorp.com"])
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = Field(
-        None,
-        description="E.164 (+33612345678). National French forms like `06 12 34 56 78` are normalised. HIGHLY RECOMMENDED.",
-        examples=["+33612345678"],
-    )
-    job_title: Text | None = Field(None, examples=["CFO"])
-    level: Literal[0, 1, 2] = Field(0, description="0 primary (contacted first), 1 secondary, 2 tertiary (escalation)")
+    first_name: NameText | None = None
+    last_name: NameText | None = None
+    email: EmailAddress | None = None
+    phone: Annotated[str, StringConstraints(strip_whitespace=True, max_length=40)] | None = None  # any usual form
+    job_title: Text | None = None
+    level: Literal[0, 1, 2] = Field(0, description="0 primary, 1 secondary, 2 tertiary")
 
 
 # --- Users -------------------------------------------------------------------------------------------------
@@ -218,39 +206,29 @@ class Requirements(Response):
 
 # --- Receivables -------------------------------------------------------------------------------------------
 class InvoiceDetails(Request):
-    numbers: list[InvoiceNumber] = Field(
-        min_length=1, max_length=50, description="Invoice number(s) covered", examples=[["INV-2025-001", "INV-2025-002"]]
-    )
-    issue_date: date = Field(examples=["2025-08-01"])
-    due_date: date = Field(description="On or after issue_date", examples=["2025-08-31"])
-    service_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = Field(
-        None, examples=["Consulting services for Q3 2025"]
-    )
-    amount: PositiveMoney = Field(description="Total including tax, in EUR", examples=["5000.00"])
-    amount_before_tax: NonNegativeMoney | None = Field(None, examples=["4166.67"])
-    tax_amount: NonNegativeMoney | None = Field(None, examples=["833.33"])
-    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)] = Field(
-        CURRENCY, description="Only EUR is accepted", examples=["EUR"]
-    )
-    payment_terms: Text | None = Field(None, examples=["Net 30"])
-    late_penalty_rate: Annotated[Decimal, Field(ge=0, le=100)] | None = Field(
-        None, description="Annual late-penalty rate in percent", examples=["10.0"]
-    )
+    numbers: list[InvoiceNumber] = Field(min_length=1, max_length=50)
+    issue_date: date
+    due_date: date = Field(description="On or after issue_date")
+    service_description: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = None
+    # The one example kept: amounts are strings with cents, and = amount_before_tax + tax_amount when given.
+    amount: PositiveMoney = Field(description="Incl. tax (= before tax + tax), EUR", examples=["5000.00"])
+    amount_before_tax: NonNegativeMoney | None = None
+    tax_amount: NonNegativeMoney | None = None
+    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)] = CURRENCY  # only EUR
+    payment_terms: Text | None = None
+    late_penalty_rate: Annotated[Decimal, Field(ge=0, le=100), WithJsonSchema({"type": ["number", "string"]})] | None = (
+        Field(None, description="Annual, percent"))
 
 
 class Debtor(Request):
-    company_name: NameText = Field(examples=["Debtor Corp"])
+    company_name: NameText
     company_type: CompanyType = CompanyType.COMPANY
     siret: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
-        None, description="14-digit SIRET (Luhn checksum)", examples=["73282932000074"]
-    )
+        None, description="14 digits")
     vat_number: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
-        None, description="FR + 2-char key + 9-digit SIREN", examples=["FR40303265045"]
-    )
+        None, description="FR + 2-char key + 9-digit SIREN")
     address: Address | None = None
-    contacts: list[Contact] = Field(
-        default_factory=list, max_length=10, description="At least one contact with an email is required"
-    )
+    contacts: list[Contact] = Field(default_factory=list, max_length=10)  # Contact's description: one needs an email
 
 
 class ReceivableCreate(Request):

@@ -19,7 +19,7 @@ from ..config import Environment, Settings
 from .errors import error_result, validation_error_result
 from .policy import ToolPolicy
 from .registry import Toolset, ToolSpec, all_tools
-from .schemas import compact, output_shape
+from .schemas import input_shape, output_shape
 from .state import AppState, open_state
 
 INSTRUCTIONS = """\
@@ -71,7 +71,7 @@ class CleavrMCP(MCPServer[AppState]):
         if self._compact_tools is None:
             self._compact_tools = [
                 t.model_copy(update={
-                    "input_schema": compact(t.input_schema, drop_nulls=True),
+                    "input_schema": input_shape(t.input_schema),
                     "output_schema": output_shape(t.output_schema) if t.output_schema else None,
                 })
                 for t in await super().list_tools()

@@ -42,6 +42,51 @@ def compact(schema: Any, *, drop_nulls: bool) -> Any:
     return out
 
 
+# Length limits a model never comes near (ids, invoice numbers, names, notes) are enforced by the server but not
+# shown; tighter ones (postal codes, phones) are shown because a model could hit them.
+GENEROUS_MAX_LENGTH = 64
+
+
+def input_shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """An input schema as shown to the model: `compact`, without `minLength: 1`, generous `maxLength`s and
+    `additionalProperties: false` (the server refuses unknown fields by name), and with each definition used once
+    written in place (no `$ref` to follow)."""
+    schema = compact(schema, drop_nulls=True)
+    defs = schema.get("$defs", {})
+    uses: dict[str, int] = {}
+    for ref in _refs(schema):
+        if ref.startswith("#/$defs/"):
+            uses[ref[8:]] = uses.get(ref[8:], 0) + 1
+    inline = {name for name, count in uses.items() if count == 1 and f"#/$defs/{name}" not in set(_refs(defs[name]))}
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            return [walk(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref[8:] in inline and ref.startswith("#/$defs/"):
+            return walk({**defs[ref[8:]], **{k: v for k, v in node.items() if k != "$ref"}})
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key == "$defs":
+                continue
+            if (key == "minLength" and value == 1 or key == "maxLength" and value >= GENEROUS_MAX_LENGTH
+                    or key == "additionalProperties" and value is False):
+                continue
+            if key in ("properties", "patternProperties"):
+                out[key] = {name: walk(sub) for name, sub in value.items()}
+            else:
+                out[key] = walk(value)
+        return out
+
+    shaped = walk(schema)
+    kept = {name: walk(d) for name, d in defs.items() if name not in inline}
+    if kept:
+        shaped["$defs"] = kept
+    return shaped
+
+
 # Dropped from output schemas: annotations, and constraints the server's own result models already enforce (the
 # shape stays: types, properties, items, enums, formats). `required` goes too: every field is always present in a
 # result (defaults included), so it tells a reader nothing and costs a third of the bytes.

@@ -46,14 +46,11 @@ from .shapes import (
     receivable_view,
 )
 
-TOKEN_DESCRIPTION = (
-    "Only when a previous call returned status confirmation_required: the token from it, after the user agreed. "
-    "Never invent one."
-)
+TOKEN_DESCRIPTION = "Only after a confirmation_required result, once the user agreed: its token (never invent one)"
 
 
 class ReadingDiscrepancy(BaseModel):
-    """A field where Cleavr's reading of the PDF and the server's own reading disagree (from extract_pdf)."""
+    """Where Cleavr's reading of the PDF and the server's own disagree (from extract_pdf)."""
 
     model_config = {"extra": "forbid"}
 
@@ -63,17 +60,16 @@ class ReadingDiscrepancy(BaseModel):
 
 
 class ReceivableSubmission(BaseModel):
-    """An unpaid invoice to send to recovery. At least one debtor contact must have an email; a phone is crucial."""
-
     model_config = {"extra": "forbid"}
 
-    user_id: UserId = Field(description="The creditor (Cleavr user) owed the money")
+    user_id: UserId = Field(description="The creditor owed the money")
     invoice: InvoiceDetails
     debtor: Debtor
     metadata: Metadata = Field(default_factory=dict)
-    extraction_id: ExtractionId | None = Field(None, description="From extract_pdf, when the data came from a PDF")
-    discrepancies: list[ReadingDiscrepancy] = Field(
-        default_factory=list, description="From extract_pdf's draft, unchanged: shown on the approval, never sent")
+    extraction_id: ExtractionId | None = Field(None, description="From extract_pdf")
+    # Copied from extract_pdf's draft, so its item schema is not repeated here (still validated in full).
+    discrepancies: Annotated[list[ReadingDiscrepancy], WithJsonSchema({"type": "array", "items": {"type": "object"}})] = (
+        Field(default_factory=list, description="From extract_pdf's draft, unchanged"))
 
     def to_create(self, **changes: Any) -> ReceivableCreate:
         data = self.model_dump(exclude_none=True, exclude={"discrepancies"})
@@ -181,14 +177,9 @@ async def submit_receivable(
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_submit)],
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> SubmitOutcome:
-    """Send an unpaid invoice to Cleavr for debt recovery (a receivable). The user is always asked to confirm,
-    with the debtor, the amount and the commission quote; a missing email or phone is asked for in the same step.
-
-    Before calling: the creditor must be onboarded (get_user_status) and you should show quote_commission.
-    Amounts in EUR with cents; amount = amount_before_tax + tax_amount. Phones in any usual format are
-    normalised (06 12 34 56 78 → +33612345678). Calling again with the same invoice is safe: it returns the
-    receivable already created (idempotent_replay true) and never creates a second one.
-    """
+    """Send an unpaid invoice to Cleavr for debt recovery, once the creditor can submit (get_user_status) and
+    the user has seen quote_commission. The user confirms debtor, amount and fee; a missing email or phone is
+    asked for then. A repeat returns the receivable already made, never a second one. Next: get_receivable."""
     state = state_of(ctx)
     payload = receivable.model_dump(mode="json")
     decision = await approve(ctx, tool="submit_receivable", answer=answer, payload=payload,

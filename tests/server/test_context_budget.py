@@ -31,7 +31,8 @@ async def test_the_batch_refers_to_submit_receivable_instead_of_repeating_its_sc
     items = tools["submit_receivables_batch"]["inputSchema"]["properties"]["receivables"]["items"]
     assert "submit_receivable" in items["description"] and set(items["required"]) == {"user_id", "invoice", "debtor"}
     assert "$defs" not in tools["submit_receivables_batch"]["inputSchema"]
-    assert "Contact" in tools["submit_receivable"]["inputSchema"]["$defs"]
+    receivable = tools["submit_receivable"]["inputSchema"]["properties"]["receivable"]
+    assert "email" in receivable["properties"]["debtor"]["properties"]["contacts"]["items"]["properties"]
 
 
 async def test_a_batch_item_is_still_validated_in_full(server, settings):

@@ -88,3 +88,24 @@ def test_output_shape_accepts_every_result_the_full_schema_accepts():
         bad = {**good, **wrong}
         assert list(Draft202012Validator(full).iter_errors(bad)), wrong
         assert list(Draft202012Validator(shaped).iter_errors(bad)), wrong
+
+
+def test_input_shape_writes_single_use_definitions_in_place_and_hides_generous_limits():
+    from cleavr_mcp.server.schemas import input_shape
+
+    schema = {
+        "$defs": {"Once": {"type": "object", "additionalProperties": False,
+                           "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 500},
+                                          "postal_code": {"type": "string", "minLength": 2, "maxLength": 12}}},
+                  "Twice": {"enum": ["a", "b"], "type": "string"}},
+        "type": "object",
+        "properties": {"once": {"$ref": "#/$defs/Once"}, "x": {"$ref": "#/$defs/Twice"},
+                       "y": {"anyOf": [{"$ref": "#/$defs/Twice"}, {"type": "null"}], "default": None}},
+    }
+    assert input_shape(schema) == {
+        "type": "object",
+        "properties": {"once": {"type": "object", "properties": {
+            "name": {"type": "string"}, "postal_code": {"type": "string", "minLength": 2, "maxLength": 12}}},
+            "x": {"$ref": "#/$defs/Twice"}, "y": {"$ref": "#/$defs/Twice"}},
+        "$defs": {"Twice": {"enum": ["a", "b"], "type": "string"}},
+    }
