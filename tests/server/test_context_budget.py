@@ -43,3 +43,11 @@ async def test_a_batch_item_is_still_validated_in_full(server, settings):
     assert result.is_error
     text = result.content[0].text
     assert "VALIDATION_ERROR" in text and "due_date" in text
+
+
+async def test_every_schema_shown_is_valid_json_schema(every_tool_server):
+    from jsonschema import Draft202012Validator
+
+    for tool in (await _tools(every_tool_server)).values():
+        for key in ("inputSchema", "outputSchema"):
+            Draft202012Validator.check_schema(tool[key])  # raises SchemaError naming the bad part
