@@ -82,6 +82,9 @@ class ConfirmationTokens:
 
     def redeem(self, tool: str, payload: Any, token: str, *, files: Sequence[tuple[str, str]] = ()) -> None:
         """Accept the token once for exactly this tool and payload (and files' content), or raise ConfirmationError."""
+        if not token.isascii() or len(token) > 4096:
+            # Ours are short ASCII; anything else was made up (and compare_digest raises on non-ASCII str).
+            raise ConfirmationError("forged", "The confirmation token is not one this server issued.")
         try:
             prefix, body, mac = token.split(".")
             if prefix != TOKEN_PREFIX:
