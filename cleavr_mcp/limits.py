@@ -162,6 +162,21 @@ def _start(process) -> None:
         _starting.ours = False
 
 
+def _short_socket_dir() -> None:
+    """The forkserver listens on a Unix socket under the temporary folder, and such a path is limited to ~104
+    bytes: with a long TMPDIR, give multiprocessing a short folder of its own in /tmp (removed at exit)."""
+    import shutil
+    import tempfile
+    from multiprocessing import process, util
+
+    config = process.current_process()._config  # where multiprocessing.util.get_temp_dir keeps its choice
+    if config.get("tempdir") is not None or len(tempfile.gettempdir()) + 40 <= 100 or not os.path.isdir("/tmp"):
+        return
+    short = tempfile.mkdtemp(prefix="cleavr-mp-", dir="/tmp")
+    config["tempdir"] = short
+    util.Finalize(None, shutil.rmtree, args=(short,), kwargs={"ignore_errors": True}, exitpriority=-100)
+
+
 def _forkserver(preload: Sequence[str]):
     global _context
     with _context_lock:
@@ -170,6 +185,7 @@ def _forkserver(preload: Sequence[str]):
 
             if not hasattr(spawn.get_preparation_data, "__wrapped__"):
                 spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
+            _short_socket_dir()
             ctx = multiprocessing.get_context("forkserver")
             # Replaces the default preload of __main__ (which would re-import the CLI script in the server).
             ctx.set_forkserver_preload([__name__, *preload])

@@ -232,3 +232,18 @@ async def test_a_client_disconnecting_from_the_sandbox_kills_its_worker(tmp_path
             while not all(gone(pid) for pid in seen):
                 await anyio.sleep(0.05)
     assert live_workers() == set()
+
+
+def test_workers_start_under_a_long_tmpdir(tmp_path):
+    """The forkserver's Unix socket lives under TMPDIR, and such paths are limited to ~104 bytes."""
+    import subprocess
+    import sys
+
+    long_tmp = tmp_path / ("t" * 60) / ("u" * 60)
+    long_tmp.mkdir(parents=True)
+    script = "import anyio\nfrom cleavr_mcp.limits import run_limited\nprint(anyio.run(lambda: run_limited(abs, -7)))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60,
+                          env={**os.environ, "TMPDIR": str(long_tmp)}, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert done.stdout.strip() == b"7"
+    assert list(long_tmp.iterdir()) == []  # nothing left behind
