@@ -26,7 +26,8 @@ def _tighten(path: Path, mode: int) -> None:
     """Remove group/other access from an existing path of ours (left by an older version)."""
     with contextlib.suppress(OSError):
         st = os.lstat(path)
-        if st.st_uid == os.getuid() and not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
+        ours = not hasattr(os, "getuid") or st.st_uid == os.getuid()
+        if ours and not stat.S_ISLNK(st.st_mode) and st.st_mode & 0o077:
             os.chmod(path, mode)
 
 

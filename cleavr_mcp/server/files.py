@@ -126,9 +126,13 @@ class FileInputError(Exception):
         self.index = 0  # which of several files (set by callers that load a list)
 
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC | os.O_NOFOLLOW
+# getattr: the flags are POSIX; where they (or dir_fd) are missing, local paths are refused rather than read unsafely.
+_NOFOLLOW, _DIRECTORY = getattr(os, "O_NOFOLLOW", 0), getattr(os, "O_DIRECTORY", 0)
+_CAN_WALK = bool(_NOFOLLOW and _DIRECTORY) and os.open in os.supports_dir_fd
+_DIR_FLAGS = os.O_RDONLY | _DIRECTORY | getattr(os, "O_CLOEXEC", 0) | _NOFOLLOW
 # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (it is refused as not a file right after).
-_FILE_FLAGS = os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0)
+_FILE_FLAGS = (os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_NOCTTY", 0))
 
 
 def _no_roots() -> FileInputError:
@@ -181,8 +185,11 @@ def _open_below(root: Path, parts: list[str], raw: Path) -> int:
     """An fd on the file, opened by walking from the root fd; no component below the root may be a link."""
     if not parts:
         raise FileInputError("NOT_A_FILE", f"{raw} is a directory.", "path")
+    if not _CAN_WALK:
+        raise FileInputError("PATH_NOT_ALLOWED", "This system cannot open a file without following links (no "
+                             "O_NOFOLLOW/dir_fd), so local paths are refused: send content_base64 instead.", "path")
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = os.open(root, os.O_RDONLY | _DIRECTORY | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise FileInputError("FILE_NOT_FOUND", f"The allowed folder {root} cannot be opened ({exc.strerror}).",
                              "path") from None
