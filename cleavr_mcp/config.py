@@ -120,6 +120,8 @@ class Settings(BaseSettings):
 
     # --- Local state ----------------------------------------------------------------------------------------
     data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: SecretStr | None = Field(
+        None, description="Server state: unset = SQLite in the data dir; postgresql://… = shared by replicas")
 
     # --- Sandbox --------------------------------------------------------------------------------------------
     sandbox_db: Path | None = Field(None, description="Sandbox SQLite file; default <data_dir>/sandbox.sqlite3")
