@@ -9,3 +9,7 @@ os.environ.setdefault("CLEAVR_MCP_DATA_DIR", os.path.join(os.environ.get("TMPDIR
 @pytest.fixture
 def anyio_backend():
     return "asyncio"
+
+
+# PostgreSQL: a throwaway cluster per test session, a database per test, `database_url` = both backends.
+from tests.pg import database_url, postgres_cluster, postgres_url  # noqa: E402,F401

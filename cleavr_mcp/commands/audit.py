@@ -45,19 +45,16 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    path = settings.data_dir / "server.sqlite3"
-    if not path.exists():
+    from ..server.store import read_audit
+
+    found = read_audit(settings, since)
+    if found is None:
         if args.json:
             return 0
+        path = settings.data_dir / "server.sqlite3"
         console.print(f"No audit log yet ({path} does not exist): no write has been attempted on this machine.")
         return 0
-    from ..server.store import ServerStore
-
-    store = ServerStore(path)
-    try:
-        rows = list(store.audit_rows(since))
-    finally:
-        store.close()
+    path, rows = found
     if args.tool:
         rows = [r for r in rows if r.tool == args.tool]
     if args.limit:

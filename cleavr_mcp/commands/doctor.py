@@ -230,18 +230,22 @@ def _http(settings) -> list[Check]:
     return checks
 
 
-def _audit(settings) -> Check:
-    path = settings.data_dir / "server.sqlite3"
-    if not path.exists():
-        return Check(OK, "Audit log", f"{path} (empty: no write yet)")
+async def _audit(settings) -> Check:
     from ..server.store import ServerStore
+    from ..storage import SQLITE_FILENAME, database_for
 
-    store = ServerStore(path)
+    path = settings.data_dir / SQLITE_FILENAME
+    if settings.database_url is None and not path.exists():
+        return Check(OK, "Audit log", f"{path} (empty: no write yet)")
+    db = database_for(settings)
     try:
-        count = sum(1 for _ in store.audit_rows())
+        count = len(await ServerStore(db).audit_rows())
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        return Check(FAIL, "State database", f"{db.describe()}: {exc}")
     finally:
-        store.close()
-    return Check(OK, "Audit log", f"{path} ({count} rows; `cleavr-mcp audit` shows them)")
+        await db.close()
+    where = path if settings.database_url is None else db.describe()
+    return Check(OK, "Audit log", f"{where} ({count} rows; `cleavr-mcp audit` shows them)")
 
 
 async def diagnose(settings, progress: Any = None) -> list[Check]:
@@ -261,7 +265,7 @@ async def diagnose(settings, progress: Any = None) -> list[Check]:
     checks += _allowed_roots(settings)
     checks.append(_policy(settings))
     checks += _http(settings)
-    checks.append(_audit(settings))
+    checks.append(await _audit(settings))
     return checks
 
 

@@ -7,21 +7,28 @@ lifespan (once per HTTP app, once per stdio/in-memory connection): it starts the
 
 Subscribers are told through the server's `SubscriptionBus` (2026-07-28 `subscriptions/listen`) and, for
 2025-era sessions that sent `resources/subscribe`, through their session directly.
+
+Across replicas (a shared PostgreSQL state database): every change is also NOTIFYed on `EVENTS_CHANNEL`, and each
+replica LISTENs and tells its own subscribers, so a subscriber on replica C hears of a webhook that reached A. Only
+the replica holding the poller lease (`database.leader("poller")`, an advisory lock) polls; the others try to take
+the lease each poll interval, so a dead leader is replaced within one interval.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets as _secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, SubscriptionBus
 
 from ..cleavr import wire
+from ..storage import Database, Leader, database_for
 from .actions import status_after
 from .endpoints import EndpointStore, signing_secrets
 from .poller import Poller, PollResult
@@ -36,7 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("cleavr_mcp.events")
 
-INBOX_FILENAME = "events.sqlite3"
+EVENTS_CHANNEL = "cleavr_mcp_events"
+POLLER_LEASE = "poller"
 UNHANDLED_URI = "cleavr://events/unhandled"
 RECEIVABLE_URI = "cleavr://receivables/{receivable_id}"
 
@@ -59,6 +67,11 @@ class EventHub:
         self.bus: SubscriptionBus = bus or InMemorySubscriptionBus()
         self.endpoints = EndpointStore.for_settings(settings)
         self._inbox: EventInbox | None = None
+        self._own_db: Database | None = None  # only when used with no lifespan attached (tests, one-off commands)
+        self.replica_id = _secrets.token_hex(8)  # tells our own NOTIFYs from other replicas'
+        self.listening: anyio.Event | None = None  # set once other replicas' notifications are heard (or not needed)
+        self.is_poll_leader = False
+        self._leader: Leader | None = None
         self._legacy: dict[str, list[tuple[Any, Any]]] = {}  # uri -> 2025-era (connection, session)
         self._states: list[AppState] = []
         self._listener_running = False
@@ -67,16 +80,27 @@ class EventHub:
 
     # --- the inbox ------------------------------------------------------------------------------------------
     @property
+    def database(self) -> Database:
+        """The state database of the active lifespan (shared with the audit log); else one of our own."""
+        state = self.state
+        if state is not None:
+            return state.database
+        if self._own_db is None:
+            self._own_db = database_for(self.settings)
+        return self._own_db
+
+    @property
     def inbox(self) -> EventInbox:
-        """Opened on first use, so a server that never sees an event never creates the file."""
-        if self._inbox is None:
-            self._inbox = EventInbox(Path(self.settings.ensure_data_dir()) / INBOX_FILENAME)
+        db = self.database
+        if self._inbox is None or self._inbox.db is not db:
+            self._inbox = EventInbox(db)
         return self._inbox
 
-    def close(self) -> None:
-        if self._inbox is not None:
-            self._inbox.close()
-            self._inbox = None
+    async def close(self) -> None:
+        self._inbox = None
+        if self._own_db is not None:
+            db, self._own_db = self._own_db, None
+            await db.close()
 
     def secrets(self) -> list[str]:
         return signing_secrets(self.settings, self.endpoints)
@@ -86,7 +110,7 @@ class EventHub:
         """The state of an active lifespan (any: they all talk to the same Cleavr account)."""
         return self._states[-1] if self._states else None
 
-    def record_webhook(self, event: Event, raw: bytes) -> StoredEvent | None:
+    async def record_webhook(self, event: Event, raw: bytes) -> StoredEvent | None:
         """Persist a verified event (None when its id was stored before). Also what it says about its receivable,
         so the poller does not announce the same change again."""
         envelope = wire.loads(raw)
@@ -94,17 +118,17 @@ class EventHub:
         receivable_id = data.get("receivable_id") if isinstance(data.get("receivable_id"), str) else None
         user_id = data.get("user_id") if isinstance(data.get("user_id"), str) else None
         created_at = envelope.get("created_at") if isinstance(envelope.get("created_at"), str) else None
-        return self.inbox.record(
+        return await self.inbox.record(
             event_id=event.id, event_type=str(event.type), body=raw.decode(), source="webhook",
             receivable_id=receivable_id, user_id=user_id, created_at=created_at,
-            snapshot=self._snapshot_after(str(event.type), data, receivable_id, created_at),
+            snapshot=await self._snapshot_after(str(event.type), data, receivable_id, created_at),
         )
 
-    def _snapshot_after(self, event_type: str, data: dict[str, Any], receivable_id: str | None,
+    async def _snapshot_after(self, event_type: str, data: dict[str, Any], receivable_id: str | None,
                         created_at: str | None) -> Snapshot | None:
         if receivable_id is None or created_at is None:
             return None
-        known = self.inbox.snapshot(receivable_id)
+        known = await self.inbox.snapshot(receivable_id)
         if event_type == "receivable.partial_payment":
             try:
                 paid = f"{Decimal(str(data['paid_amount'])):.2f}"
@@ -120,9 +144,9 @@ class EventHub:
     async def ack(self, event_ids: Iterable[str] = (), *, receivable_id: str | None = None,
                   note: str | None = None) -> AckResult:
         """Mark events handled, then tell subscribers of the unhandled list (and of the receivables concerned)."""
-        result = self.inbox.ack(event_ids, receivable_id=receivable_id, note=note)
+        result = await self.inbox.ack(event_ids, receivable_id=receivable_id, note=note)
         if result.acknowledged:
-            events = [e for e in (self.inbox.get(i) for i in result.acknowledged) if e is not None]
+            events = [e for e in [await self.inbox.get(i) for i in result.acknowledged] if e is not None]
             await self.announce(events)
         return result
 
@@ -131,6 +155,17 @@ class EventHub:
         await self.publish(uris_for(events))
 
     async def publish(self, uris: Iterable[str]) -> None:
+        """Tell this replica's subscribers, then every other replica's (through the database)."""
+        uris = list(uris)
+        await self._publish_local(uris)
+        db = self.database
+        if db.shared and uris:
+            try:
+                await db.notify(EVENTS_CHANNEL, json.dumps({"from": self.replica_id, "uris": uris}))
+            except Exception as exc:  # noqa: BLE001 - the event is stored; the others see it on their next read
+                logger.warning("could not notify the other replicas: %s", type(exc).__name__)
+
+    async def _publish_local(self, uris: Iterable[str]) -> None:
         for uri in uris:
             await self.bus.publish(ResourceUpdated(uri=uri))
             for key, session in list(self._legacy.get(uri, ())):
@@ -165,14 +200,41 @@ class EventHub:
 
     async def _poll_forever(self, state: AppState) -> None:
         interval = self.settings.poll_interval_seconds
-        while True:
-            # The first pass waits one interval: start-up never waits for the backend, and short sessions
-            # (tests, one-off commands) never poll.
-            await anyio.sleep(interval)
+        leader = self._leader = state.database.leader(POLLER_LEASE)
+        try:
+            while True:
+                # The first pass waits one interval: start-up never waits for the backend, and short sessions
+                # (tests, one-off commands) never poll.
+                await anyio.sleep(interval)
+                try:
+                    self.is_poll_leader = await leader.acquire()
+                    if self.is_poll_leader:  # another replica holds the lease: it polls for everyone
+                        await self.poll_once(state)
+                except Exception as exc:  # noqa: BLE001 - keep polling; the next pass retries
+                    logger.warning("event poll failed: %s", type(exc).__name__)
+        finally:
+            self.is_poll_leader = False
+            with anyio.CancelScope(shield=True):
+                await leader.release()
+
+    async def _listen_to_replicas(self, database: Database) -> None:
+        """Relay the other replicas' NOTIFYs to this replica's subscribers."""
+        stream = database.listen(EVENTS_CHANNEL)
+        assert self.listening is not None
+        if stream is None:
+            self.listening.set()
+            return
+        async for payload in stream:
+            if payload is None:
+                self.listening.set()
+                continue
             try:
-                await self.poll_once(state)
-            except Exception as exc:  # noqa: BLE001 - keep polling; the next pass retries
-                logger.warning("event poll failed: %s", type(exc).__name__)
+                message = json.loads(payload)
+                if message.get("from") == self.replica_id:
+                    continue
+                await self._publish_local([str(u) for u in message.get("uris", [])])
+            except Exception as exc:  # noqa: BLE001 - one bad message must not stop the relay
+                logger.warning("bad notification from another replica: %s", type(exc).__name__)
 
     # --- lifespan ---------------------------------------------------------------------------------------------
     @asynccontextmanager
@@ -180,7 +242,13 @@ class EventHub:
         state.extras["events"] = self
         self._states.append(state)
         try:
+            if self.listening is None or len(self._states) == 1:
+                self.listening = anyio.Event()
             async with anyio.create_task_group() as tg:
+                if state.database.shared and len(self._states) == 1:
+                    tg.start_soon(self._listen_to_replicas, state.database)
+                else:
+                    self.listening.set()
                 if self.settings.poll_events:
                     tg.start_soon(self._poll_forever, state)
                 if self.settings.webhook_port is not None and not self._listener_running:

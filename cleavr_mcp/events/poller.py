@@ -100,7 +100,7 @@ class Poller:
 
     async def poll_once(self, client: Any) -> PollResult:
         """List every receivable (page by page) and record what changed since the last known state."""
-        baseline = self.inbox.meta(BASELINE_KEY) is None
+        baseline = await self.inbox.meta(BASELINE_KEY) is None
         recorded: list[StoredEvent] = []
         seen = 0
         query = ListReceivablesQuery(limit=LIST_LIMIT_MAX)
@@ -110,14 +110,14 @@ class Poller:
                 seen += 1
                 snap = snapshot_of(rec)
                 if baseline:
-                    self.inbox.save_snapshot(snap)
+                    await self.inbox.save_snapshot(snap)
                     continue
-                recorded += self.inbox.observe(snap, lambda previous, now, rec=rec: derived_events(rec, previous, now))
+                recorded += await self.inbox.observe(snap, lambda previous, now, rec=rec: derived_events(rec, previous, now))
             if not page.has_more or not page.data:
                 break
             query = query.model_copy(update={"starting_after": page.data[-1].id})
         if baseline:
-            self.inbox.set_meta(BASELINE_KEY, str(time.time()))
+            await self.inbox.set_meta(BASELINE_KEY, str(time.time()))
         if recorded:
             logger.info("poller: %d change(s) recorded as derived events", len(recorded))
         return PollResult(seen=seen, recorded=recorded, baseline=baseline)

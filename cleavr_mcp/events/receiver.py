@@ -41,7 +41,7 @@ class Reception:
     events: list[StoredEvent] = field(default_factory=list)
 
 
-def receive(hub: EventHub, raw: bytes, signature: str | None) -> Reception:
+async def receive(hub: EventHub, raw: bytes, signature: str | None) -> Reception:
     """Verify, parse and persist one delivery; the HTTP layer only turns the result into a response."""
     if len(raw) > MAX_BODY_BYTES:
         return Reception(413, {"error": "payload_too_large", "max_bytes": MAX_BODY_BYTES})
@@ -55,7 +55,7 @@ def receive(hub: EventHub, raw: bytes, signature: str | None) -> Reception:
         event = parse_event(raw)
     except CleavrValidationError as exc:
         return Reception(400, {"error": "malformed_event", "message": exc.message})
-    stored = hub.record_webhook(event, raw)
+    stored = await hub.record_webhook(event, raw)
     if stored is None:
         return Reception(200, {"received": True, "id": event.id, "duplicate": True})
     return Reception(200, {"received": True, "id": event.id, "duplicate": False}, stored=stored, events=[stored])
@@ -81,7 +81,7 @@ async def handle(hub: EventHub, request: Request) -> Response:
         return Response(status_code=400)
     if raw is None:
         return JSONResponse({"error": "payload_too_large", "max_bytes": MAX_BODY_BYTES}, status_code=413)
-    result = receive(hub, raw, request.headers.get(SIGNATURE_HEADER))
+    result = await receive(hub, raw, request.headers.get(SIGNATURE_HEADER))
     background = BackgroundTask(hub.announce, result.events) if result.events else None
     return JSONResponse(result.body, status_code=result.status, background=background)
 

@@ -1,9 +1,10 @@
-"""The event inbox: every Cleavr event this server learnt of, in SQLite in the data dir, until someone handles it.
+"""The event inbox: every Cleavr event this server learnt of, in the state database, until someone handles it.
 
 Two sources write here. Signed webhooks (`source="webhook"`) are stored with their exact verified body; the
 poller (`source="poller"`) stores events it *derived* from a status change it saw (`derived=1`), so the model
 can tell "Cleavr said" from "we noticed". The event id is the primary de-duplication key: Cleavr signs no
-timestamp, so a replayed delivery is recognised only by its id and is stored once.
+timestamp, so a replayed delivery is recognised only by its id and is stored once - also when two replicas
+receive it at the same moment (the id is unique: the second insert does nothing and reports a replay).
 
 `snapshots` is the last known state of each receivable, updated by both sources; the poller derives an event
 only when what it sees differs from it, so an event already announced by a webhook is not announced twice.
@@ -11,49 +12,18 @@ only when what it sees differs from it, so an event already announced by a webho
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from ..cleavr import wire
-from ..private_files import connect_private_sqlite
+from ..storage import Database, Transaction, open_database
 
 Source = Literal["webhook", "poller"]
 HandledFilter = Literal["unhandled", "handled", "all"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL,
-    receivable_id TEXT,
-    user_id TEXT,
-    source TEXT NOT NULL,
-    derived INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT,
-    received_at REAL NOT NULL,
-    body TEXT NOT NULL,
-    handled_at REAL,
-    handled_note TEXT
-);
-CREATE INDEX IF NOT EXISTS events_unhandled ON events (handled_at, seq);
-CREATE INDEX IF NOT EXISTS events_receivable ON events (receivable_id, seq);
-CREATE TABLE IF NOT EXISTS snapshots (
-    receivable_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    partial_paid TEXT,
-    as_of TEXT NOT NULL,
-    seen_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -120,36 +90,20 @@ def _type_clause(types: Iterable[str]) -> tuple[str, list[str]]:
 
 
 class EventInbox:
-    """One SQLite file; safe to share between the event loop, worker threads and other processes (WAL)."""
+    """The inbox tables of a state database. `EventInbox(path)` opens the SQLite file at `path`."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        # event bodies name debtors: 0600 from the start, -wal and -shm included
-        self._db = connect_private_sqlite(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+    def __init__(self, where: Database | Path | str) -> None:
+        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    @property
+    def path(self) -> Path | None:
+        return getattr(self.db, "path", None)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    async def close(self) -> None:
+        await self.db.close()
 
     # --- events -------------------------------------------------------------------------------------------
-    def record(
+    async def record(
         self,
         *,
         event_id: str,
@@ -166,54 +120,65 @@ class EventInbox:
 
         `snapshot`, when given, is what the event says about its receivable; it is saved in the same
         transaction unless a newer state is already known."""
-        with self._tx() as db:
-            cursor = db.execute(
-                "INSERT OR IGNORE INTO events (id, type, receivable_id, user_id, source, derived, created_at, "
-                "received_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        async with self.db.transaction() as tx:
+            inserted = await tx.execute(
+                "INSERT INTO events (id, type, receivable_id, user_id, source, derived, created_at, received_at, body)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                 (event_id, event_type, receivable_id, user_id, source, int(derived), created_at, time.time(), body),
             )
-            if cursor.rowcount == 0:
+            if inserted == 0:
                 return None
             if snapshot is not None:
-                self._save_snapshot(db, snapshot)
-            self._pair_status_change(db, event_id)
-            row = db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+                await self._save_snapshot(tx, snapshot)
+            await self._pair_status_change(tx, event_id)
+            row = await tx.fetchone("SELECT * FROM events WHERE id = ?", (event_id,))
         return self._row(row)
 
     @staticmethod
-    def _pair_status_change(db: sqlite3.Connection, event_id: str) -> None:
+    async def _pair_status_change(tx: Transaction, event_id: str) -> None:
         """Cleavr sends `receivable.status_changed` next to the specific event of the same change (a dispute sends
         both status_changed → disputed and receivable.disputed). The specific one carries the details, so its
         twin is filed as handled: the model sees one thing to act on per change. Twins: same receivable, the
-        status the specific event implies, created within a minute of each other."""
+        status the specific event implies, created within a minute of each other (compared here, in Python, so
+        the SQL stays the same in both dialects and an odd timestamp never fails the insert)."""
         from .actions import EVENT_FOR_STATUS
 
-        row = db.execute("SELECT type, receivable_id, created_at, json_extract(body, '$.data.to') AS to_status "
-                         "FROM events WHERE id = ?", (event_id,)).fetchone()
+        row = await tx.fetchone("SELECT type, receivable_id, created_at, body FROM events WHERE id = ?", (event_id,))
         if row is None or not row["receivable_id"] or not row["created_at"]:
             return
+        at = _parse_time(row["created_at"])
+        if at is None:
+            return
         specific = {str(event.value): str(status.value) for status, event in EVENT_FOR_STATUS.items()}
-        near = "ABS(julianday(created_at) - julianday(?)) * 86400 <= 60"
+
+        def near(other: str | None) -> bool:
+            when = _parse_time(other)
+            return when is not None and abs((when - at).total_seconds()) <= 60
+
         now = time.time()
         if row["type"] == "receivable.status_changed":
-            twin_type = next((t for t, s in specific.items() if s == row["to_status"]), None)
-            if twin_type and db.execute(f"SELECT 1 FROM events WHERE receivable_id = ? AND type = ? AND {near}",
-                                        (row["receivable_id"], twin_type, row["created_at"])).fetchone():
-                db.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ? AND handled_at IS NULL",
-                           (now, f"covered by the {twin_type} event", event_id))
+            twin_type = next((t for t, s in specific.items() if s == _to_status(row["body"])), None)
+            if twin_type is None:
+                return
+            twins = await tx.fetchall("SELECT created_at FROM events WHERE receivable_id = ? AND type = ?",
+                                      (row["receivable_id"], twin_type))
+            if any(near(t["created_at"]) for t in twins):
+                await tx.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ? AND handled_at IS NULL",
+                                 (now, f"covered by the {twin_type} event", event_id))
         elif row["type"] in specific:
-            db.execute(
-                "UPDATE events SET handled_at = ?, handled_note = ? WHERE receivable_id = ? AND handled_at IS NULL "
-                f"AND type = 'receivable.status_changed' AND json_extract(body, '$.data.to') = ? AND {near}",
-                (now, f"covered by the {row['type']} event", row["receivable_id"], specific[row["type"]],
-                 row["created_at"]))
+            candidates = await tx.fetchall(
+                "SELECT id, created_at, body FROM events WHERE receivable_id = ? AND handled_at IS NULL "
+                "AND type = 'receivable.status_changed'", (row["receivable_id"],))
+            for twin in candidates:
+                if _to_status(twin["body"]) == specific[row["type"]] and near(twin["created_at"]):
+                    await tx.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ?",
+                                     (now, f"covered by the {row['type']} event", twin["id"]))
 
-    def get(self, event_id: str) -> StoredEvent | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+    async def get(self, event_id: str) -> StoredEvent | None:
+        row = await self.db.fetchone("SELECT * FROM events WHERE id = ?", (event_id,))
         return self._row(row) if row else None
 
-    def list(
+    async def list(
         self,
         *,
         handled: HandledFilter = "all",
@@ -225,20 +190,18 @@ class EventInbox:
         """(events, total matching): unhandled first, then newest first."""
         where, args = self._where(handled=handled, types=types, receivable_id=receivable_id)
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
-        with self._lock:
-            total = self._db.execute(f"SELECT COUNT(*) FROM events{sql_where}", args).fetchone()[0]
-            rows = self._db.execute(
-                f"SELECT * FROM events{sql_where} ORDER BY (handled_at IS NOT NULL), seq DESC LIMIT ? OFFSET ?",
-                [*args, limit, offset],
-            ).fetchall()
-        return [self._row(r) for r in rows], total
+        total = (await self.db.fetchone(f"SELECT COUNT(*) AS n FROM events{sql_where}", args))["n"]
+        rows = await self.db.fetchall(
+            f"SELECT * FROM events{sql_where} ORDER BY (handled_at IS NOT NULL), seq DESC LIMIT ? OFFSET ?",
+            [*args, limit, offset],
+        )
+        return [self._row(r) for r in rows], int(total)
 
-    def count(self, *, handled: HandledFilter = "all", receivable_id: str | None = None) -> int:
+    async def count(self, *, handled: HandledFilter = "all", receivable_id: str | None = None) -> int:
         where, args = self._where(handled=handled, types=(), receivable_id=receivable_id)
-        with self._lock:
-            return self._db.execute(
-                "SELECT COUNT(*) FROM events" + ((" WHERE " + " AND ".join(where)) if where else ""), args
-            ).fetchone()[0]
+        row = await self.db.fetchone(
+            "SELECT COUNT(*) AS n FROM events" + ((" WHERE " + " AND ".join(where)) if where else ""), args)
+        return int(row["n"])
 
     @staticmethod
     def _where(*, handled: HandledFilter, types: Iterable[str], receivable_id: str | None) -> tuple[list[str], list]:
@@ -257,99 +220,97 @@ class EventInbox:
             args.append(receivable_id)
         return where, args
 
-    def ack(self, event_ids: Iterable[str] = (), *, receivable_id: str | None = None,
-            note: str | None = None) -> AckResult:
-        """Mark events handled: the given ids, and/or every unhandled event of `receivable_id`."""
+    async def ack(self, event_ids: Iterable[str] = (), *, receivable_id: str | None = None,
+                  note: str | None = None) -> AckResult:
+        """Mark events handled: the given ids, and/or every unhandled event of `receivable_id`. Each event is
+        acknowledged once, whichever replica is asked (the update is conditional on `handled_at IS NULL`)."""
         ids = list(dict.fromkeys(event_ids))
         acknowledged, already, unknown = [], [], []
         now = time.time()
-        with self._tx() as db:
+        async with self.db.transaction() as tx:
             for event_id in ids:
-                row = db.execute("SELECT handled_at FROM events WHERE id = ?", (event_id,)).fetchone()
-                if row is None:
-                    unknown.append(event_id)
-                elif row["handled_at"] is not None:
+                changed = await tx.execute(
+                    "UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ? AND handled_at IS NULL",
+                    (now, note, event_id))
+                if changed:
+                    acknowledged.append(event_id)
+                elif await tx.fetchone("SELECT 1 AS x FROM events WHERE id = ?", (event_id,)):
                     already.append(event_id)
                 else:
-                    db.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ?", (now, note, event_id))
-                    acknowledged.append(event_id)
+                    unknown.append(event_id)
             if receivable_id:
-                rows = db.execute("SELECT id FROM events WHERE receivable_id = ? AND handled_at IS NULL ORDER BY seq",
-                                  (receivable_id,)).fetchall()
-                db.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE receivable_id = ? "
-                           "AND handled_at IS NULL", (now, note, receivable_id))
-                acknowledged += [r["id"] for r in rows]
+                rows = await tx.fetchall(
+                    "UPDATE events SET handled_at = ?, handled_note = ? WHERE receivable_id = ? AND handled_at IS NULL"
+                    " RETURNING id, seq", (now, note, receivable_id))
+                acknowledged += [r["id"] for r in sorted(rows, key=lambda r: r["seq"])]
         return AckResult(acknowledged=acknowledged, already_handled=already, unknown=unknown)
 
-    def receivable_ids(self, *, handled: HandledFilter = "unhandled", limit: int = 100) -> list[str]:
+    async def receivable_ids(self, *, handled: HandledFilter = "unhandled", limit: int = 100) -> list[str]:
         """Receivables named by events, most recent first (for completions)."""
         where, args = self._where(handled=handled, types=(), receivable_id=None)
         where.append("receivable_id IS NOT NULL")
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT receivable_id, MAX(seq) AS last FROM events WHERE {' AND '.join(where)} "
-                "GROUP BY receivable_id ORDER BY last DESC LIMIT ?", [*args, limit]).fetchall()
+        rows = await self.db.fetchall(
+            f"SELECT receivable_id, MAX(seq) AS last FROM events WHERE {' AND '.join(where)} "
+            "GROUP BY receivable_id ORDER BY last DESC LIMIT ?", [*args, limit])
         return [r["receivable_id"] for r in rows]
 
     # --- snapshots (the poller's memory) ---------------------------------------------------------------------
-    def snapshot(self, receivable_id: str) -> Snapshot | None:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM snapshots WHERE receivable_id = ?", (receivable_id,)).fetchone()
+    async def snapshot(self, receivable_id: str) -> Snapshot | None:
+        row = await self.db.fetchone("SELECT * FROM snapshots WHERE receivable_id = ?", (receivable_id,))
         return Snapshot(row["receivable_id"], row["status"], row["partial_paid"], row["as_of"]) if row else None
 
-    def save_snapshot(self, snapshot: Snapshot) -> None:
-        with self._tx() as db:
-            self._save_snapshot(db, snapshot)
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        async with self.db.transaction() as tx:
+            await self._save_snapshot(tx, snapshot)
 
     @staticmethod
-    def _save_snapshot(db: sqlite3.Connection, snapshot: Snapshot) -> None:
-        row = db.execute("SELECT as_of FROM snapshots WHERE receivable_id = ?", (snapshot.receivable_id,)).fetchone()
+    async def _save_snapshot(tx: Transaction, snapshot: Snapshot) -> None:
+        row = await tx.fetchone("SELECT as_of FROM snapshots WHERE receivable_id = ?", (snapshot.receivable_id,))
         if row is not None:
             known, incoming = _parse_time(row["as_of"]), _parse_time(snapshot.as_of)
             if known and incoming and incoming < known:
                 return  # a late delivery of an older change: keep the newer state
-        db.execute(
+        await tx.execute(
             "INSERT INTO snapshots (receivable_id, status, partial_paid, as_of, seen_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT(receivable_id) DO UPDATE SET status = excluded.status, partial_paid = excluded.partial_paid, "
+            "ON CONFLICT (receivable_id) DO UPDATE SET status = excluded.status, partial_paid = excluded.partial_paid, "
             "as_of = excluded.as_of, seen_at = excluded.seen_at",
             (snapshot.receivable_id, snapshot.status, snapshot.partial_paid, snapshot.as_of, time.time()),
         )
 
-    def observe(
+    async def observe(
         self, seen: Snapshot, derive: Callable[[Snapshot | None, Snapshot], list[dict[str, Any]]]
     ) -> list[StoredEvent]:
         """What the poller saw of one receivable. In one transaction: compare with the last known state (which a
         webhook may have just updated), store the events `derive(previous, seen)` returns, save `seen`."""
         stored: list[StoredEvent] = []
-        with self._tx() as db:
-            row = db.execute("SELECT * FROM snapshots WHERE receivable_id = ?", (seen.receivable_id,)).fetchone()
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT * FROM snapshots WHERE receivable_id = ?", (seen.receivable_id,))
             previous = Snapshot(row["receivable_id"], row["status"], row["partial_paid"], row["as_of"]) if row else None
             for event in derive(previous, seen):
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO events (id, type, receivable_id, user_id, source, derived, created_at, "
-                    "received_at, body) VALUES (?, ?, ?, ?, 'poller', 1, ?, ?, ?)",
+                inserted = await tx.execute(
+                    "INSERT INTO events (id, type, receivable_id, user_id, source, derived, created_at, "
+                    "received_at, body) VALUES (?, ?, ?, ?, 'poller', 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                     (event["id"], event["type"], seen.receivable_id, event.get("user_id"), event.get("created_at"),
                      time.time(), wire.dumps(event).decode()),
                 )
-                if cursor.rowcount:
-                    stored.append(self._row(db.execute("SELECT * FROM events WHERE id = ?", (event["id"],)).fetchone()))
-            self._save_snapshot(db, seen)
+                if inserted:
+                    stored.append(self._row(await tx.fetchone("SELECT * FROM events WHERE id = ?", (event["id"],))))
+            await self._save_snapshot(tx, seen)
         return stored
 
-    # --- meta ----------------------------------------------------------------------------------------------
-    def meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    # --- meta (the poller's cursors) -------------------------------------------------------------------------
+    async def meta(self, key: str) -> str | None:
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return row["value"] if row else None
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self._tx() as db:
-            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                       (key, value))
+    async def set_meta(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value))
 
     # --- rows ----------------------------------------------------------------------------------------------
     @staticmethod
-    def _row(row: sqlite3.Row) -> StoredEvent:
+    def _row(row: dict[str, Any]) -> StoredEvent:
         try:
             envelope = wire.loads(row["body"].encode())
         except (ValueError, UnicodeDecodeError):
@@ -361,3 +322,13 @@ class EventInbox:
             received_at=_ts(row["received_at"]), handled_at=_ts(row["handled_at"]), handled_note=row["handled_note"],
             data=data if isinstance(data, dict) else {},
         )
+
+
+def _to_status(body: str) -> str | None:
+    try:
+        envelope = wire.loads(body.encode())
+    except (ValueError, UnicodeDecodeError):
+        return None
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    to = data.get("to") if isinstance(data, dict) else None
+    return to if isinstance(to, str) else None

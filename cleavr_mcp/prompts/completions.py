@@ -33,7 +33,7 @@ def _match(values: list[str], prefix: str) -> Completion:
 
 async def _receivable_ids(state: AppState | None, hub: EventHub, *, disputed_only: bool) -> list[str]:
     """Receivables named by unhandled events first (what needs attention), then the API's newest ones."""
-    ids = list(hub.inbox.receivable_ids(handled="unhandled"))
+    ids = list(await hub.inbox.receivable_ids(handled="unhandled"))
     if state is None:
         return ids
     from ..cleavr.models import ListReceivablesQuery
@@ -77,7 +77,7 @@ async def complete(state: AppState | None, hub: EventHub, ref: Any, name: str, v
         return _match(await _receivable_ids(state, hub, disputed_only=prompt == "handle_dispute"), value)
     if name == "user_id":
         users = [state.demo_user_id] if state is not None and state.demo_user_id else []
-        users += [e.user_id for e in hub.inbox.list(limit=100)[0] if e.user_id]
+        users += [e.user_id for e in (await hub.inbox.list(limit=100))[0] if e.user_id]
         return _match(users, value)
     if name == "focus":
         return _match(["attention", "payments", "all"], value)

@@ -118,7 +118,7 @@ def register_workflows(server: MCPServer, hub: EventHub) -> None:
         except CleavrError as exc:
             raise MCPError(INVALID_PARAMS, f"Cannot read {receivable_id}: {exc.message}") from None
         view = receivable_view(rec)
-        events, _ = hub.inbox.list(handled="unhandled", receivable_id=receivable_id, limit=10)
+        events, _ = await hub.inbox.list(handled="unhandled", receivable_id=receivable_id, limit=10)
         dispute = view.dispute
         lines = [f"Help me answer the dispute on receivable {rec.id}: {rec.debtor.company_name} owes "
                  f"{euros(rec.amount)} (invoice(s) {', '.join(rec.invoice.numbers)}, due {rec.invoice.due_date}). "
@@ -185,7 +185,7 @@ def register_workflows(server: MCPServer, hub: EventHub) -> None:
             portfolio = f"could not be listed now ({type(exc).__name__}); use list_receivables"
         types = {"attention": ["receivable.disputed", "receivable.evidence_requested", "receivable.partial_payment"],
                  "payments": ["payment.*", "receivable.recovered", "receivable.partial_payment"], "all": []}[focus]
-        listing = event_list(hub, handled="unhandled", types=types, limit=30)
+        listing = await event_list(hub, handled="unhandled", types=types, limit=30)
         event_lines = [f"- {r.id} [{r.type}{', derived' if r.derived else ''}] {r.summary} → {r.next_tools}"
                        for r in listing.rows]
         return "\n".join([

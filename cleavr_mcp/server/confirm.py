@@ -80,7 +80,7 @@ class ConfirmationTokens:
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
         return f"{TOKEN_PREFIX}.{body}.{self._mac(body)}", expires
 
-    def redeem(self, tool: str, payload: Any, token: str, *, files: Sequence[tuple[str, str]] = ()) -> None:
+    async def redeem(self, tool: str, payload: Any, token: str, *, files: Sequence[tuple[str, str]] = ()) -> None:
         """Accept the token once for exactly this tool and payload (and files' content), or raise ConfirmationError."""
         if not token.isascii() or len(token) > 4096:
             # Ours are short ASCII; anything else was made up (and compare_digest raises on non-ASCII str).
@@ -103,7 +103,7 @@ class ConfirmationTokens:
             raise ConfirmationError(
                 "changed", "The arguments differ from the ones the user confirmed; the token covers the exact payload."
             )
-        if not self._store.spend_confirmation(claims["n"], tool):
+        if not await self._store.spend_confirmation(claims["n"], tool):
             raise ConfirmationError("replayed", "The confirmation token was already used.")
 
 

@@ -119,7 +119,7 @@ def register_resources(server: MCPServer, hub: EventHub) -> None:
             if exc.code == "NOT_FOUND":
                 raise ResourceNotFoundError(f"No receivable {receivable_id}.") from None
             raise ResourceError(f"Cleavr answered {exc.code}: {exc.message}") from None
-        events, _ = hub.inbox.list(handled="unhandled", receivable_id=receivable_id, limit=20)
+        events, _ = await hub.inbox.list(handled="unhandled", receivable_id=receivable_id, limit=20)
         view = receivable_view(rec)
         resource = ReceivableResource(**view.model_dump(), unhandled_events=[event_row(e) for e in events])
         return resource.model_dump_json(indent=1)
@@ -127,8 +127,8 @@ def register_resources(server: MCPServer, hub: EventHub) -> None:
     @server.resource(UNHANDLED_URI, name="unhandled_events", title="Unhandled recovery events", mime_type=JSON,
                      description="Events not yet marked handled (newest first, up to 50), each with its next step "
                      "and tool. Subscribe to be told when one arrives or is handled.")
-    def unhandled_events() -> str:
-        return event_list(hub, handled="unhandled", limit=50).model_dump_json(indent=1)
+    async def unhandled_events() -> str:
+        return (await event_list(hub, handled="unhandled", limit=50)).model_dump_json(indent=1)
 
     @server.resource(RATES_URI, name="commission_rates", title="Commission rates", mime_type=JSON,
                      description="Cleavr's success fee by debt age (days since the invoice date), read live when "

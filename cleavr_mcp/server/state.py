@@ -10,7 +10,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -18,6 +17,7 @@ import httpx2
 from mcp.server.mcpserver import Context
 
 from ..config import Environment, Settings
+from ..storage import Database, database_for
 from .confirm import ConfirmationTokens
 from .policy import ToolPolicy
 from .store import ServerStore
@@ -38,6 +38,7 @@ class AppState:
     client: CleavrClient  # a LazyClient until the first call
     tokens: ConfirmationTokens
     store: ServerStore
+    database: Database  # all server state (SQLite in the data dir, or PostgreSQL shared by replicas)
     policy: ToolPolicy
     demo_user_id: str | None = None
     sandbox_base_url: str | None = None
@@ -135,8 +136,10 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             state.http = http
             return client
 
-        store = ServerStore(Path(settings.data_dir) / "server.sqlite3")
-        stack.callback(store.close)
+        database = database_for(settings)
+        stack.push_async_callback(database.close)
+        await database.open()  # connects and applies pending migrations: a bad URL fails the start, not a call
+        store = ServerStore(database)
         tokens = ConfirmationTokens(confirmation_key(settings), store, ttl_seconds=settings.confirmation_ttl_seconds)
         state = AppState(
             settings=settings,
@@ -145,6 +148,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             client=LazyClient(open_backend),  # type: ignore[arg-type]
             tokens=tokens,
             store=store,
+            database=database,
             policy=ToolPolicy.from_settings(settings),
         )
         from ..tools import open_integrations

@@ -1,43 +1,16 @@
-"""The server's own small SQLite file (in the data dir): spent confirmation tokens and the append-only audit log."""
+"""The server's own state: spent confirmation tokens and the append-only audit log, in the state database
+(`cleavr_mcp.storage`: SQLite in the data dir by default, PostgreSQL when replicas share it)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..private_files import connect_private_sqlite
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spent_confirmations (
-    nonce TEXT PRIMARY KEY,
-    tool TEXT NOT NULL,
-    spent_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    tool TEXT NOT NULL,
-    environment TEXT NOT NULL,
-    user_id TEXT,
-    payload_sha256 TEXT NOT NULL,
-    confirmed_by TEXT NOT NULL,
-    outcome TEXT NOT NULL,
-    result_id TEXT,
-    replayed INTEGER NOT NULL DEFAULT 0,
-    error_code TEXT
-);
--- Append-only: rows can be added, never changed or removed.
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
-"""
+from ..storage import Database, open_database
 
 
 @dataclass(frozen=True)
@@ -58,30 +31,33 @@ class AuditRow:
         return {**self.__dict__, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.at))}
 
 
+_AUDIT_COLUMNS = ("seq, at, tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id, replayed,"
+                  " error_code")
+
+
 class ServerStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = connect_private_sqlite(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+    """Spent confirmations and the audit log. `ServerStore(path)` is the SQLite file at `path`;
+    `ServerStore(database)` uses a database that is already set up (and shared with the other stores)."""
 
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
+    def __init__(self, where: Database | Path | str) -> None:
+        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
 
-    def spend_confirmation(self, nonce: str, tool: str) -> bool:
-        """Mark a confirmation token spent; False when it was spent already (a replay)."""
-        with self._lock:
-            try:
-                self._db.execute(
-                    "INSERT INTO spent_confirmations (nonce, tool, spent_at) VALUES (?, ?, ?)", (nonce, tool, time.time())
-                )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+    @property
+    def path(self) -> Path | None:
+        return getattr(self.db, "path", None)
 
-    def append_audit(
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def spend_confirmation(self, nonce: str, tool: str) -> bool:
+        """Mark a confirmation token spent; False when it was spent already (a replay), on any replica: the
+        nonce is the primary key, so of two replicas redeeming at once exactly one insert lands."""
+        changed = await self.db.execute(
+            "INSERT INTO spent_confirmations (nonce, tool, spent_at) VALUES (?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+            (nonce, tool, time.time()))
+        return changed == 1
+
+    async def append_audit(
         self,
         *,
         tool: str,
@@ -94,24 +70,54 @@ class ServerStore:
         replayed: bool = False,
         error_code: str | None = None,
     ) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO audit (at, tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id,"
-                " replayed, error_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (time.time(), tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id,
-                 int(replayed), error_code),
-            )
+        await self.db.execute(
+            "INSERT INTO audit (at, tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id,"
+            " replayed, error_code) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id,
+             int(replayed), error_code),
+        )
 
-    def audit_rows(self, since: float | None = None) -> Iterator[AuditRow]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, at, tool, environment, user_id, payload_sha256, confirmed_by, outcome, result_id, replayed,"
-                " error_code FROM audit WHERE at >= ? ORDER BY seq",
-                (since or 0,),
-            ).fetchall()
-        for row in rows:
-            yield AuditRow(*row[:9], bool(row[9]), row[10])
+    async def audit_rows(self, since: float | None = None) -> list[AuditRow]:
+        rows = await self.db.fetchall(f"SELECT {_AUDIT_COLUMNS} FROM audit WHERE at >= ? ORDER BY seq", (since or 0,))
+        return list(_audit_rows(rows))
+
+
+def _audit_rows(rows: list[dict[str, Any]]) -> Iterator[AuditRow]:
+    for row in rows:
+        yield AuditRow(**{**row, "replayed": bool(row["replayed"])})
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def read_audit(settings: Any, since: float | None = None) -> tuple[str, list[AuditRow]] | None:
+    """For the CLI (no event loop running): (where, rows) from the configured state database; None when the
+    default SQLite file does not exist yet (nothing was ever written)."""
+    from ..storage import SQLITE_FILENAME, database_for, run_blocking
+
+    if settings.database_url is None and not (settings.data_dir / SQLITE_FILENAME).exists():
+        return None
+
+    async def read() -> tuple[str, list[AuditRow]]:
+        db = database_for(settings)
+        try:
+            return db.describe(), await ServerStore(db).audit_rows(since)
+        finally:
+            await db.close()
+
+    return run_blocking(read)
+
+
+def audit_rows_in(where: Database | Path | str) -> list[AuditRow]:
+    """Every audit row of a state database or SQLite file, from synchronous code (tests, scripts)."""
+    from ..storage import run_blocking
+
+    async def read() -> list[AuditRow]:
+        store = ServerStore(open_database(where) if isinstance(where, str) and "://" in where else where)
+        try:
+            return await store.audit_rows()
+        finally:
+            await store.close()
+
+    return run_blocking(read)

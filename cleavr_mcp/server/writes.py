@@ -70,21 +70,21 @@ async def approve(
     digest = payload_digest(payload)
     shown_files = [(f.filename, f.sha256) for f in files]
 
-    def refused(how: str, result: Any, code: str | None = None) -> Stop:
-        state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+    async def refused(how: str, result: Any, code: str | None = None) -> Stop:
+        await state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
                                  payload_sha256=digest, confirmed_by=how, outcome="refused", error_code=code)
         return Stop(result)
 
     if state.live_writes_blocked:
-        return refused("none", error_result(code="LIVE_WRITES_DISABLED", message=(
+        return await refused("none", error_result(code="LIVE_WRITES_DISABLED", message=(
             f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool,
             environment=state.environment.value), "LIVE_WRITES_DISABLED")
 
     if isinstance(answer, DeclinedElicitation):
-        return refused("elicitation", _outcome(outcome, state, "declined",
+        return await refused("elicitation", _outcome(outcome, state, "declined",
                                                "The user declined. Nothing was sent to Cleavr."), "DECLINED")
     if isinstance(answer, CancelledElicitation):
-        return refused("elicitation", _outcome(outcome, state, "cancelled",
+        return await refused("elicitation", _outcome(outcome, state, "cancelled",
                                                "The user cancelled. Nothing was sent to Cleavr."), "CANCELLED")
     assert isinstance(answer, AcceptedElicitation)
     data = answer.data
@@ -95,13 +95,13 @@ async def approve(
     if isinstance(data, CannotAsk):
         question = data.question
         if state.settings.fail_closed:
-            return refused("none", error_result(code="CANNOT_CONFIRM", message=(
+            return await refused("none", error_result(code="CANNOT_CONFIRM", message=(
                 f"{tool} needs a human confirmation and this client cannot ask for one."), tool=tool), "CANNOT_CONFIRM")
         if question.blocking:
             return Stop(error_result(code=question.blocking[0], message=question.blocking[1], tool=tool))
         if confirmation_token is None:
             token, expires = state.tokens.mint(tool, payload, files=shown_files)
-            state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+            await state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
                                      payload_sha256=digest, confirmed_by="token", outcome="confirmation_required")
             return Stop(_outcome(
                 outcome, state, "confirmation_required",
@@ -113,21 +113,21 @@ async def approve(
                 next_step=f"After the user says yes, call {tool} again with identical arguments and confirmation_token.",
             ))
         try:
-            state.tokens.redeem(tool, payload, confirmation_token, files=shown_files)
+            await state.tokens.redeem(tool, payload, confirmation_token, files=shown_files)
         except ConfirmationError as exc:
             if exc.reason == "file_changed":
-                return refused("token", error_result(
+                return await refused("token", error_result(
                     code="FILE_CHANGED", message=exc.message + " Nothing was sent.", field="confirmation_token",
                     tool=tool, environment=state.environment.value,
                     next_step=f"Call {tool} again without confirmation_token: the new summary shows the file as it "
                     "is now, for the user to confirm."), "FILE_CHANGED")
-            return refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
+            return await refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
                                                  field="confirmation_token", tool=tool,
                                                  environment=state.environment.value), f"TOKEN_{exc.reason.upper()}")
         return Approval("token", {"confirm": True, "proceed_without_phone": True})
     answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
     if not answers.get("confirm"):
-        return refused("elicitation", _outcome(outcome, state, "declined",
+        return await refused("elicitation", _outcome(outcome, state, "declined",
                                                "The user did not tick the confirmation box. Nothing was sent."),
                        "NOT_CONFIRMED")
     return Approval("elicitation", answers)
@@ -149,25 +149,25 @@ async def execute(
     audit = dict(tool=tool, environment=state.environment.value, user_id=user_id,
                  payload_sha256=payload_digest(payload), confirmed_by=approval.how)
     if state.live_writes_blocked:
-        state.store.append_audit(**audit, outcome="refused", error_code="LIVE_WRITES_DISABLED")
+        await state.store.append_audit(**audit, outcome="refused", error_code="LIVE_WRITES_DISABLED")
         return error_result(code="LIVE_WRITES_DISABLED", message=(
             f"{tool} would write to the live Cleavr API, and live writes are not enabled on this server."), tool=tool,
             environment=state.environment.value)
     try:
         result = await call()
     except Exception as exc:  # noqa: BLE001 - every failure becomes an isError result, audited
-        state.store.append_audit(**audit, outcome="failed", error_code=getattr(exc, "code", type(exc).__name__))
+        await state.store.append_audit(**audit, outcome="failed", error_code=getattr(exc, "code", type(exc).__name__))
         return from_exception(exc, tool=tool, environment=state.environment.value)
-    state.store.append_audit(**audit, outcome="done", result_id=result_id(result), replayed=replayed(result))
+    await state.store.append_audit(**audit, outcome="done", result_id=result_id(result), replayed=replayed(result))
     return result
 
 
-def record_known_result(ctx: Context, *, tool: str, payload: dict[str, Any], result_id: str,
+async def record_known_result(ctx: Context, *, tool: str, payload: dict[str, Any], result_id: str,
                         user_id: str | None = None) -> None:
     """Audit a write that was answered without sending anything, because its result already exists (e.g. an
     invoice found already submitted): it counts as a replay of the earlier write."""
     state = state_of(ctx)
-    state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
+    await state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
                              payload_sha256=payload_digest(payload), confirmed_by="not_required", outcome="done",
                              result_id=result_id, replayed=True)
 

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from ..private_files import connect_private_sqlite, create_private_file
 from .base import Database, DatabaseError, Leader, Params, Row, Transaction
 
 
@@ -52,7 +53,7 @@ class _FileLeader(Leader):
     async def acquire(self) -> bool:
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(create_private_file(self.path), os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -84,13 +85,11 @@ class SQLiteDatabase(Database):
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+            # audit rows and event bodies name debtors: 0600 from the start, -wal and -shm included
+            conn = connect_private_sqlite(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             conn.row_factory = _dict_row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            with contextlib.suppress(OSError):
-                self.path.chmod(0o600)  # audit rows and event bodies name debtors: keep them to this user
             self._conn = conn
         return self._conn
 

@@ -791,10 +791,10 @@ class RecoverOutcome(WriteOutcome):
     notes: list[str] = Field(default_factory=list, description="How CleverInvo data was mapped (partial amount…)")
 
 
-def _replay(ctx: Context, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,
+async def _replay(ctx: Context, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,
             number: str, invoice_id: str) -> RecoverOutcome:
     state = state_of(ctx)
-    record_known_result(ctx, tool=tool_name, payload=payload, result_id=rec.id, user_id=user_id)
+    await record_known_result(ctx, tool=tool_name, payload=payload, result_id=rec.id, user_id=user_id)
     return RecoverOutcome(
         status="done", environment=state.environment.value, idempotent_replay=True, invoice_id=invoice_id,
         invoice_number=number, receivable=receivable_summary(rec), amount_recovered=rec.amount,
@@ -832,7 +832,7 @@ async def recover_invoice(
             "amount_due": f"{amount_due:.2f}" if amount_due is not None else None,
             "debtor_email": debtor_email, "debtor_phone": debtor_phone}
     if isinstance(answer, AcceptedElicitation) and isinstance(answer.data, AlreadySubmitted):
-        return _replay(ctx, tool_name, args, user_id, answer.data.receivable, loaded.invoice.invoice_number,
+        return await _replay(ctx, tool_name, args, user_id, answer.data.receivable, loaded.invoice.invoice_number,
                        invoice_id)
     payload = {**args, "cleverinvo_data": loaded.digest() if isinstance(loaded, OneInvoice) else None}
     decision = await approve(ctx, tool=tool_name, answer=answer, payload=payload,

@@ -64,10 +64,10 @@ def event_row(event: StoredEvent) -> EventRow:
     )
 
 
-def event_list(hub: EventHub, *, handled: Literal["unhandled", "handled", "all"] = "all", types: list[str] | None = None,
+async def event_list(hub: EventHub, *, handled: Literal["unhandled", "handled", "all"] = "all", types: list[str] | None = None,
                receivable_id: str | None = None, limit: int = 20) -> EventList:
-    events, matching = hub.inbox.list(handled=handled, types=types or (), receivable_id=receivable_id, limit=limit)
-    unhandled = hub.inbox.count(handled="unhandled")
+    events, matching = await hub.inbox.list(handled=handled, types=types or (), receivable_id=receivable_id, limit=limit)
+    unhandled = await hub.inbox.count(handled="unhandled")
     rows = [event_row(e) for e in events]
     if not matching:
         note = ("No events yet. They arrive by webhook (cleavr-mcp webhooks register) or, every few minutes, "
@@ -109,7 +109,7 @@ async def list_events(
             refreshed = (f"First check: {polled.seen} receivable(s) recorded as the baseline; changes from now on are "
                          "reported." if polled.baseline else
                          f"Checked {polled.seen} receivable(s): {len(polled.recorded)} new change(s).")
-    listing = event_list(hub, handled=status, types=list(types or []), receivable_id=receivable_id, limit=limit)
+    listing = await event_list(hub, handled=status, types=list(types or []), receivable_id=receivable_id, limit=limit)
     return listing.model_copy(update={"refreshed": refreshed})
 
 
@@ -136,7 +136,7 @@ async def ack_event(
                             tool="ack_event", next_step="Call list_events to find the ids, then ack_event again.")
     hub = hub_of(ctx)
     result = await hub.ack(event_ids or [], receivable_id=receivable_id, note=note)
-    unhandled = hub.inbox.count(handled="unhandled")
+    unhandled = await hub.inbox.count(handled="unhandled")
     parts = [f"{len(result.acknowledged)} marked handled"]
     if result.already_handled:
         parts.append(f"{len(result.already_handled)} already were")

@@ -25,13 +25,9 @@ def run_demo(data_dir: Path, **kwargs) -> tuple[int, str]:
 
 
 def audit_rows(data_dir: Path) -> list:
-    from cleavr_mcp.server.store import ServerStore
+    from cleavr_mcp.server.store import audit_rows_in
 
-    store = ServerStore(data_dir / "server.sqlite3")
-    try:
-        return list(store.audit_rows())
-    finally:
-        store.close()
+    return audit_rows_in(data_dir / "server.sqlite3")
 
 
 def test_the_tour_runs_green_and_the_transcript_shows_each_step(tmp_path):

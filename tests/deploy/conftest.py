@@ -119,11 +119,8 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
 
 
 def audit_rows(settings: Settings) -> list[Any]:
-    from cleavr_mcp.server.store import ServerStore
+    from cleavr_mcp.server.store import audit_rows_in
 
-    store = ServerStore(settings.data_dir / "server.sqlite3")
-    try:
-        return list(store.audit_rows())
-    finally:
-        store.close()
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    return audit_rows_in(url or settings.data_dir / "server.sqlite3")
 

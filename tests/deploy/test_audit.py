@@ -146,11 +146,15 @@ def test_audit_log_is_append_only(tmp_path):
     import sqlite3
 
     from cleavr_mcp.server.store import ServerStore
+    from cleavr_mcp.storage import run_blocking
 
-    store = ServerStore(tmp_path / "server.sqlite3")
-    store.append_audit(tool="create_user", environment="test", user_id=None, payload_sha256="0" * 64,
-                       confirmed_by="not_required", outcome="done")
-    store.close()
+    async def write() -> None:
+        store = ServerStore(tmp_path / "server.sqlite3")
+        await store.append_audit(tool="create_user", environment="test", user_id=None, payload_sha256="0" * 64,
+                                 confirmed_by="not_required", outcome="done")
+        await store.close()
+
+    run_blocking(write)
     db = sqlite3.connect(tmp_path / "server.sqlite3")
     for statement in ("UPDATE audit SET outcome = 'refused'", "DELETE FROM audit"):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -143,16 +143,16 @@ async def test_dispute_and_partial_payment_loop_over_http(stack):
     # Every event the sandbox delivered was stored exactly once, verified with the registered secret.
     outbox = (await admin.get("/sandbox/outbox", receivable_id=rid, limit=1000))["data"]
     delivered = {e["id"] for e in outbox if e["deliveries"] and e["deliveries"][0]["status"] == "delivered"}
-    inbox = EventInbox(settings.data_dir / "events.sqlite3")
+    inbox = EventInbox(settings.data_dir / "server.sqlite3")
     try:
-        stored = {e.id for e in inbox.list(receivable_id=rid, limit=100)[0]}
+        stored = {e.id for e in (await inbox.list(receivable_id=rid, limit=100))[0]}
         assert {e["type"] for e in outbox} >= {"receivable.created", "receivable.disputed", "receivable.partial_payment"}
         assert stored <= {e["id"] for e in outbox} and "receivable.disputed" in {e["type"] for e in outbox}
         assert delivered <= stored
         # Left unhandled: at most the status changes that submitting evidence itself caused (they may arrive
         # after the ack), nothing that needs a decision.
-        left = inbox.list(handled="unhandled", receivable_id=rid)[0]
+        left = (await inbox.list(handled="unhandled", receivable_id=rid))[0]
         assert all(e.type == "receivable.status_changed" and e.data["to"] in {"evidence_requested", "in_process"}
                    for e in left)
     finally:
-        inbox.close()
+        await inbox.close()

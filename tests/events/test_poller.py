@@ -22,6 +22,10 @@ async def admin(settings):
     await a.aclose()
 
 
+async def _equals(awaitable, expected) -> bool:
+    return (await awaitable) == expected
+
+
 async def test_status_change_is_one_derived_event_and_no_duplicates(settings, admin):
     hub = EventHub(settings)
     rid = await admin.create_receivable(demo_user(settings), "INV-POLL-1")
@@ -40,14 +44,14 @@ async def test_status_change_is_one_derived_event_and_no_duplicates(settings, ad
         assert event.data["from"] == "in_process" and event.data["to"] == "disputed"
         assert event.data["dispute"]["reason"] == "quality_issue"
         assert (await hub.poll_once(state)).recorded == []  # the next poll: nothing new
-        assert hub.inbox.count() == 1
+        assert (await hub.inbox.count()) == 1
 
         await admin.advance(rid, "request_evidence")
         follow = await hub.poll_once(state)
         assert [e.type for e in follow.recorded] == ["receivable.evidence_requested"]
         assert follow.recorded[0].data["evidence_requested"] == ["signed_contract"]
-        assert hub.inbox.count() == 2
-    hub.close()
+        assert (await hub.inbox.count()) == 2
+    await hub.close()
 
 
 async def test_partial_payment_is_derived_once(settings, admin):
@@ -63,7 +67,7 @@ async def test_partial_payment_is_derived_once(settings, admin):
         data = recorded[0].data
         assert (data["paid_amount"], data["remaining_amount"], data["original_amount"]) == (3000, 2000, 5000)
         assert (await hub.poll_once(state)).recorded == []
-    hub.close()
+    await hub.close()
 
 
 async def test_a_change_announced_by_webhook_is_not_derived_again(settings, admin):
@@ -77,11 +81,11 @@ async def test_a_change_announced_by_webhook_is_not_derived_again(settings, admi
         for item in outbox:
             body = {k: item[k] for k in ("id", "type", "created_at", "data")}
             raw, headers = signed(body)
-            assert receive(hub, raw, headers["Cleavr-Signature"]).status == 200
+            assert (await receive(hub, raw, headers["Cleavr-Signature"])).status == 200
         assert (await hub.poll_once(state)).recorded == []
-        types = sorted(e.type for e in hub.inbox.list()[0])
-        assert "receivable.disputed" in types and all(not e.derived for e in hub.inbox.list()[0])
-    hub.close()
+        types = sorted(e.type for e in (await hub.inbox.list())[0])
+        assert "receivable.disputed" in types and all(not e.derived for e in (await hub.inbox.list())[0])
+    await hub.close()
 
 
 async def test_background_poller_runs_when_enabled_and_stays_idle_by_default(tmp_path, admin, settings):
@@ -94,7 +98,7 @@ async def test_background_poller_runs_when_enabled_and_stays_idle_by_default(tmp
         hub = server.event_hub
         await eventually(lambda: hub.inbox.meta("poller_baseline_at"))
         await admin.advance(rid, "dispute", debtor_message="Nope")
-        await eventually(lambda: hub.inbox.count(handled="unhandled") == 1)
+        await eventually(lambda: _equals(hub.inbox.count(handled="unhandled"), 1))
         listed = (await client.call_tool("list_events", {})).structured_content
         assert listed["rows"][0]["derived"] is True and listed["rows"][0]["type"] == "receivable.disputed"
 

@@ -20,11 +20,11 @@ async def receiver(settings):
     hub = EventHub(settings)
     async with listening(hub) as url, httpx2.AsyncClient() as http:
         yield hub, url, http
-    hub.close()
+    await hub.close()
 
 
-def stored(hub: EventHub) -> int:
-    return hub.inbox.count()
+async def stored(hub: EventHub) -> int:
+    return (await hub.inbox.count())
 
 
 async def test_valid_delivery_is_stored_exactly_as_received(receiver):
@@ -32,8 +32,8 @@ async def test_valid_delivery_is_stored_exactly_as_received(receiver):
     raw, headers = signed(envelope("evt_valid0001"))
     resp = await http.post(url, content=raw, headers=headers)
     assert resp.status_code == 200 and resp.json() == {"received": True, "id": "evt_valid0001", "duplicate": False}
-    assert stored(hub) == 1
-    event = hub.inbox.get("evt_valid0001")
+    assert (await stored(hub)) == 1
+    event = (await hub.inbox.get("evt_valid0001"))
     assert (event.type, event.receivable_id, event.source, event.derived, event.handled) == (
         "receivable.disputed", "rec_test0001", "webhook", False, False)
     assert event.data["dispute"]["reason"] == "service_not_delivered"
@@ -44,7 +44,7 @@ async def test_wrong_secret_is_401_and_nothing_stored(receiver):
     raw, headers = signed(envelope(), secret="whsec_someone_else")
     resp = await http.post(url, content=raw, headers=headers)
     assert resp.status_code == 401 and resp.json() == {"error": "invalid_signature"}
-    assert stored(hub) == 0
+    assert (await stored(hub)) == 0
 
 
 async def test_missing_signature_is_401_and_nothing_stored(receiver):
@@ -55,7 +55,7 @@ async def test_missing_signature_is_401_and_nothing_stored(receiver):
     assert resp.status_code == 401
     empty = await http.post(url, content=raw, headers={**headers, "Cleavr-Signature": ""})
     assert empty.status_code == 401
-    assert stored(hub) == 0
+    assert (await stored(hub)) == 0
 
 
 async def test_tampered_body_is_401_and_nothing_stored(receiver):
@@ -68,7 +68,7 @@ async def test_tampered_body_is_401_and_nothing_stored(receiver):
     # Re-serialising the same JSON changes the bytes: the HMAC is over the raw body, not the parsed object.
     reordered = wire.dumps(dict(reversed(list(wire.loads(raw).items()))))
     assert (await http.post(url, content=reordered, headers=headers)).status_code == 401
-    assert stored(hub) == 0
+    assert (await stored(hub)) == 0
 
 
 async def test_replayed_event_id_is_accepted_and_stored_once(receiver):
@@ -81,8 +81,8 @@ async def test_replayed_event_id_is_accepted_and_stored_once(receiver):
     other = await http.post(url, content=other_raw, headers=other_headers)
     assert [r.status_code for r in (first, again, other)] == [200, 200, 200]
     assert [r.json()["duplicate"] for r in (first, again, other)] == [False, True, True]
-    assert stored(hub) == 1
-    assert hub.inbox.get("evt_replay0001").type == "receivable.disputed"
+    assert (await stored(hub)) == 1
+    assert (await hub.inbox.get("evt_replay0001")).type == "receivable.disputed"
 
 
 async def test_oversized_body_is_413_and_nothing_stored(receiver):
@@ -106,7 +106,7 @@ async def test_oversized_body_is_413_and_nothing_stored(receiver):
     raw_limit, headers_limit = signed(exactly)
     assert len(raw_limit) == MAX_BODY_BYTES
     assert (await http.post(url, content=raw_limit, headers=headers_limit)).status_code == 200
-    assert stored(hub) == 1
+    assert (await stored(hub)) == 1
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2, 3]", b'{"type": "receivable.disputed", "data": {}}',
@@ -116,7 +116,7 @@ async def test_malformed_signed_body_is_400_and_nothing_stored(receiver, body):
     raw, headers = signed(body)
     resp = await http.post(url, content=raw, headers=headers)
     assert resp.status_code == 400 and resp.json()["error"] == "malformed_event"
-    assert stored(hub) == 0
+    assert (await stored(hub)) == 0
 
 
 async def test_signature_is_checked_before_parsing(receiver):
@@ -124,7 +124,7 @@ async def test_signature_is_checked_before_parsing(receiver):
     resp = await http.post(url, content=b"{not json", headers={"Cleavr-Signature": "00" * 32})
     assert resp.status_code == 401  # not 400: an unsigned body is never parsed
     assert (await http.get(url)).status_code == 405
-    assert stored(hub) == 0
+    assert (await stored(hub)) == 0
 
 
 async def test_secrets_of_registered_endpoints_are_accepted(settings):
@@ -140,10 +140,10 @@ async def test_secrets_of_registered_endpoints_are_accepted(settings):
         for n, secret in enumerate(("whsec_old_one", "whsec_new_one")):
             raw, headers = signed(envelope(f"evt_rotate000{n}"), secret=secret)
             assert (await http.post(url, content=raw, headers=headers)).status_code == 200
-    assert hub.inbox.count() == 2
+    assert (await hub.inbox.count()) == 2
     assert oct(hub.endpoints.path.stat().st_mode & 0o777) == "0o600"
     assert SECRET not in hub.endpoints.path.read_text()
-    hub.close()
+    await hub.close()
 
 
 async def test_the_http_server_mounts_the_receiver(settings):
@@ -164,6 +164,6 @@ async def test_the_http_server_mounts_the_receiver(settings):
     assert mcp.status_code == 401  # /mcp keeps its bearer auth
     from cleavr_mcp.events.store import EventInbox
 
-    inbox = EventInbox(http_settings.data_dir / "events.sqlite3")
-    assert inbox.count() == 1 and inbox.get("evt_onhttp0001") is not None
-    inbox.close()
+    inbox = EventInbox(http_settings.data_dir / "server.sqlite3")
+    assert (await inbox.count()) == 1 and (await inbox.get("evt_onhttp0001")) is not None
+    await inbox.close()

@@ -37,7 +37,7 @@ async def admin(settings):
 async def deliver(server, body) -> None:
     """A signed delivery through the receiver, then subscribers told (as the HTTP route does after answering)."""
     raw, headers = signed(body)
-    result = receive(server.event_hub, raw, headers["Cleavr-Signature"])
+    result = await receive(server.event_hub, raw, headers["Cleavr-Signature"])
     assert result.status == 200, result.body
     await server.event_hub.announce(result.events)
 

@@ -28,7 +28,7 @@ from mcp.types import ElicitResult
 from cleavr_mcp.config import Settings
 from cleavr_mcp.sandbox.testing import demo_user_id
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.store import ServerStore
+from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import embedded_admin
 
 from .conftest import bench
@@ -102,12 +102,9 @@ class World:
                 stats["events"], repr(target))
 
     def done_rows(self, tool: str) -> int:
-        store = ServerStore(Path(self.settings.data_dir) / "server.sqlite3")
-        try:
-            # a replay (the API answered an earlier identical write) is audited as done + replayed: not a new write
-            return sum(1 for row in store.audit_rows() if row.tool == tool and row.outcome == "done" and not row.replayed)
-        finally:
-            store.close()
+        rows = audit_rows_in(Path(self.settings.data_dir) / "server.sqlite3")
+        # a replay (the API answered an earlier identical write) is audited as done + replayed: not a new write
+        return sum(1 for row in rows if row.tool == tool and row.outcome == "done" and not row.replayed)
 
     def advance(self, rec_id: str, body: dict) -> None:
         self.portal.call(self.admin.post, f"/sandbox/receivables/{rec_id}/advance", body)

@@ -29,7 +29,7 @@ from cleavr_mcp.sandbox.cleverinvo.store import sandbox_api_key
 from cleavr_mcp.sandbox.testing import running_sandbox, sandbox_access_token, sandbox_credentials
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.server.http import build_http_app
-from cleavr_mcp.server.store import ServerStore
+from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import SandboxAdmin, bound_socket, running_app
 
 from .conftest import accept_everything, bench
@@ -134,11 +134,7 @@ async def test_no_secret_in_logs_results_answers_or_audit(tmp_path: Path, caplog
         await admin.aclose()
         await anyio.sleep(0)
 
-    store = ServerStore(tmp_path / "data" / "server.sqlite3")
-    try:
-        audit = [json.dumps(row.as_dict(), default=str) for row in store.audit_rows()]
-    finally:
-        store.close()
+    audit = [json.dumps(row.as_dict(), default=str) for row in audit_rows_in(tmp_path / "data" / "server.sqlite3")]
     assert len(audit) >= 4 and any('"outcome": "done"' in row for row in audit), audit
 
     records = caplog.records

@@ -1,9 +1,13 @@
-"""Confirmation tokens: only the exact payload, once, before expiry, signed by our key."""
+"""Confirmation tokens: only the exact payload, once, before expiry, signed by our key - on either state backend
+(each test runs against a SQLite file and a PostgreSQL database)."""
 
 import pytest
 
 from cleavr_mcp.server.confirm import ConfirmationError, ConfirmationTokens
 from cleavr_mcp.server.store import ServerStore
+from cleavr_mcp.storage import DatabaseError, open_database
+
+pytestmark = pytest.mark.anyio
 
 KEY = b"k" * 32
 PAYLOAD = {"receivable": {"user_id": "usr_clv_1", "invoice": {"amount": "5000.00"}}}
@@ -18,39 +22,39 @@ class Clock:
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = ServerStore(tmp_path / "server.sqlite3")
+async def store(database_url):
+    s = ServerStore(open_database(database_url))
     yield s
-    s.close()
+    await s.close()
 
 
-def test_token_redeems_once_for_the_exact_payload(store):
+async def test_token_redeems_once_for_the_exact_payload(store):
     tokens = ConfirmationTokens(KEY, store)
     token, _ = tokens.mint("submit_receivable", PAYLOAD)
-    tokens.redeem("submit_receivable", {**PAYLOAD}, token)
+    await tokens.redeem("submit_receivable", {**PAYLOAD}, token)
     with pytest.raises(ConfirmationError) as exc:
-        tokens.redeem("submit_receivable", PAYLOAD, token)
+        await tokens.redeem("submit_receivable", PAYLOAD, token)
     assert exc.value.reason == "replayed"
 
 
-def test_changed_payload_is_refused(store):
+async def test_changed_payload_is_refused(store):
     tokens = ConfirmationTokens(KEY, store)
     token, _ = tokens.mint("submit_receivable", PAYLOAD)
     changed = {"receivable": {"user_id": "usr_clv_1", "invoice": {"amount": "5000.01"}}}
     with pytest.raises(ConfirmationError) as exc:
-        tokens.redeem("submit_receivable", changed, token)
+        await tokens.redeem("submit_receivable", changed, token)
     assert exc.value.reason == "changed"
-    tokens.redeem("submit_receivable", PAYLOAD, token)  # the refused attempt did not spend it
+    await tokens.redeem("submit_receivable", PAYLOAD, token)  # the refused attempt did not spend it
 
 
-def test_expired_token_is_refused(store):
+async def test_expired_token_is_refused(store):
     clock = Clock()
     tokens = ConfirmationTokens(KEY, store, ttl_seconds=600, clock=clock)
     token, expires = tokens.mint("cancel_receivable", PAYLOAD)
     assert expires == int(clock.now) + 600
     clock.now += 601
     with pytest.raises(ConfirmationError) as exc:
-        tokens.redeem("cancel_receivable", PAYLOAD, token)
+        await tokens.redeem("cancel_receivable", PAYLOAD, token)
     assert exc.value.reason == "expired"
 
 
@@ -58,69 +62,65 @@ def test_expired_token_is_refused(store):
     lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),  # signature altered
     lambda t: t.split(".")[0] + "." + t.split(".")[1][:-1] + "Q." + t.split(".")[2],  # claims altered
 ])
-def test_forged_token_is_refused(store, mangle):
+async def test_forged_token_is_refused(store, mangle):
     tokens = ConfirmationTokens(KEY, store)
     token, _ = tokens.mint("submit_receivable", PAYLOAD)
     with pytest.raises(ConfirmationError) as exc:
-        tokens.redeem("submit_receivable", PAYLOAD, mangle(token))
+        await tokens.redeem("submit_receivable", PAYLOAD, mangle(token))
     assert exc.value.reason in {"forged", "malformed"}
 
 
-def test_token_from_another_key_is_forged(store):
+async def test_token_from_another_key_is_forged(store):
     other = ConfirmationTokens(b"x" * 32, store)
     token, _ = other.mint("submit_receivable", PAYLOAD)
     with pytest.raises(ConfirmationError) as exc:
-        ConfirmationTokens(KEY, store).redeem("submit_receivable", PAYLOAD, token)
+        await ConfirmationTokens(KEY, store).redeem("submit_receivable", PAYLOAD, token)
     assert exc.value.reason == "forged"
 
 
-def test_token_for_another_tool_is_refused(store):
+async def test_token_for_another_tool_is_refused(store):
     tokens = ConfirmationTokens(KEY, store)
     token, _ = tokens.mint("submit_receivable", PAYLOAD)
     with pytest.raises(ConfirmationError) as exc:
-        tokens.redeem("cancel_receivable", PAYLOAD, token)
+        await tokens.redeem("cancel_receivable", PAYLOAD, token)
     assert exc.value.reason == "other_tool"
 
 
 @pytest.mark.parametrize("garbage", ["", "abc", "cmc1.x", "cmc2.a.b", "cmc1..", "cmc1.!!!.sig"])
-def test_garbage_is_refused_cleanly(store, garbage):
+async def test_garbage_is_refused_cleanly(store, garbage):
     with pytest.raises(ConfirmationError) as exc:
-        ConfirmationTokens(KEY, store).redeem("submit_receivable", PAYLOAD, garbage)
+        await ConfirmationTokens(KEY, store).redeem("submit_receivable", PAYLOAD, garbage)
     assert exc.value.reason in {"malformed", "forged"}
 
 
-def test_two_instances_with_the_same_key_accept_each_other(tmp_path):
-    store = ServerStore(tmp_path / "shared.sqlite3")
-    a, b = ConfirmationTokens(KEY, store), ConfirmationTokens(KEY, store)
+async def test_two_instances_with_the_same_key_accept_each_other(database_url):
+    store_a, store_b = ServerStore(open_database(database_url)), ServerStore(open_database(database_url))
+    a, b = ConfirmationTokens(KEY, store_a), ConfirmationTokens(KEY, store_b)
     token, _ = a.mint("submit_receivable", PAYLOAD)
-    b.redeem("submit_receivable", PAYLOAD, token)
+    await b.redeem("submit_receivable", PAYLOAD, token)
     with pytest.raises(ConfirmationError):
-        a.redeem("submit_receivable", PAYLOAD, token)
-    store.close()
+        await a.redeem("submit_receivable", PAYLOAD, token)
+    await store_a.close()
+    await store_b.close()
 
 
-def test_spent_tokens_survive_a_restart(tmp_path):
-    path = tmp_path / "s.sqlite3"
-    first = ServerStore(path)
+async def test_spent_tokens_survive_a_restart(database_url):
+    first = ServerStore(open_database(database_url))
     token, _ = ConfirmationTokens(KEY, first).mint("submit_receivable", PAYLOAD)
-    ConfirmationTokens(KEY, first).redeem("submit_receivable", PAYLOAD, token)
-    first.close()
-    again = ServerStore(path)
+    await ConfirmationTokens(KEY, first).redeem("submit_receivable", PAYLOAD, token)
+    await first.close()
+    again = ServerStore(open_database(database_url))
     with pytest.raises(ConfirmationError) as exc:
-        ConfirmationTokens(KEY, again).redeem("submit_receivable", PAYLOAD, token)
+        await ConfirmationTokens(KEY, again).redeem("submit_receivable", PAYLOAD, token)
     assert exc.value.reason == "replayed"
-    again.close()
+    await again.close()
 
 
-def test_audit_log_is_append_only(tmp_path):
-    import sqlite3
-
-    store = ServerStore(tmp_path / "a.sqlite3")
-    store.append_audit(tool="t", environment="sandbox", user_id=None, payload_sha256="h", confirmed_by="token",
-                       outcome="done")
-    with pytest.raises(sqlite3.DatabaseError):
-        store._db.execute("UPDATE audit SET outcome = 'x'")
-    with pytest.raises(sqlite3.DatabaseError):
-        store._db.execute("DELETE FROM audit")
-    assert [r.outcome for r in store.audit_rows()] == ["done"]
-    store.close()
+async def test_audit_log_is_append_only(store):
+    await store.append_audit(tool="t", environment="sandbox", user_id=None, payload_sha256="h", confirmed_by="token",
+                             outcome="done")
+    with pytest.raises(DatabaseError, match="append-only"):
+        await store.db.execute("UPDATE audit SET outcome = 'x'")
+    with pytest.raises(DatabaseError, match="append-only"):
+        await store.db.execute("DELETE FROM audit")
+    assert [r.outcome for r in await store.audit_rows()] == ["done"]
