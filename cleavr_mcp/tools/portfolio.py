@@ -39,11 +39,11 @@ class PortfolioView(PortfolioFigures):
     summary: str
 
 
-def _known_creditors(ctx: Context, receivable_users: set[str]) -> list[str]:
+async def _known_creditors(ctx: Context, receivable_users: set[str]) -> list[str]:
     """Creditors this server knows of: created here (audit log), the sandbox's demo creditor, owners of
     receivables."""
     state = state_of(ctx)
-    created = [row.result_id for row in state.store.audit_rows() if row.tool == "create_user" and row.result_id
+    created = [row.result_id for row in await state.store.audit_rows() if row.tool == "create_user" and row.result_id
                and row.outcome == "done"]
     ordered = dict.fromkeys([*created, *([state.demo_user_id] if state.demo_user_id else []), *sorted(receivable_users)])
     return list(ordered)[:MAX_CREDITORS]
@@ -66,7 +66,7 @@ async def show_portfolio(ctx: Context, user_id: UserId | None = None) -> Portfol
             more, after = page.has_more and bool(page.data), page.data[-1].id if page.data else None
         truncated = more
         receivables = receivables[:MAX_RECEIVABLES]
-        creditors = [user_id] if user_id else _known_creditors(ctx, {r.user_id for r in receivables})
+        creditors = [user_id] if user_id else await _known_creditors(ctx, {r.user_id for r in receivables})
         to_onboard = []
         for uid in creditors:
             status = await state.client.get_onboarding_status(uid)
@@ -77,8 +77,8 @@ async def show_portfolio(ctx: Context, user_id: UserId | None = None) -> Portfol
         return from_exception(exc, tool="show_portfolio")
     figures = portfolio_figures(receivables, date.today())
     hub = hub_of(ctx)
-    events, _ = hub.inbox.list(handled="unhandled", limit=10)
-    unhandled = hub.inbox.count(handled="unhandled")
+    events, _ = await hub.inbox.list(handled="unhandled", limit=10)
+    unhandled = await hub.inbox.count(handled="unhandled")
     needs = (len(figures.disputes_awaiting_evidence) + len(figures.partial_payments_awaiting_decision)
              + len(to_onboard) + unhandled)
     summary = (f"{figures.receivable_count} receivable(s): {euros(figures.outstanding)} outstanding, "
@@ -115,7 +115,7 @@ async def receivable_timeline(receivable_id: ReceivableId, ctx: Context) -> Time
         return from_exception(exc, tool="receivable_timeline")
     entries = [TimelineEntry(at=r.created_at, kind="submitted",
                              label=f"Submitted for recovery: {euros(r.amount)}, invoice(s) {', '.join(r.invoice.numbers)}")]
-    events, _ = hub_of(ctx).inbox.list(receivable_id=receivable_id, limit=100)
+    events, _ = await hub_of(ctx).inbox.list(receivable_id=receivable_id, limit=100)
     for e in sorted(events, key=lambda e: e.seq):
         entries.append(TimelineEntry(at=e.created_at or e.received_at, kind="event", label=event_row(e).summary))
     if r.dispute is not None and r.dispute.opened_at and not events:
