@@ -144,21 +144,18 @@ class Contact(Request):
 
 # --- Users -------------------------------------------------------------------------------------------------
 class Company(Request):
-    name: NameText = Field(examples=["Acme SAS"])
-    siret: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
-        None, description="14-digit SIRET (Luhn checksum)", examples=["73282932000074"]
-    )
+    name: NameText
+    siret: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(None, description="14 digits")
     vat_number: Annotated[str, StringConstraints(strip_whitespace=True)] | None = Field(
-        None, description="Intra-EU VAT number: FR + 2-char key + 9-digit SIREN", examples=["FR40303265045"]
-    )
+        None, description="FR + 2-char key + 9-digit SIREN")
     address: Address | None = None
-    website: Text | None = Field(None, examples=["https://acme.example"])
+    website: Text | None = None
 
 
 class UserContact(Request):
     first_name: NameText | None = None
     last_name: NameText | None = None
-    phone: str | None = Field(None, description="E.164 phone", examples=["+33612345678"])
+    phone: str | None = Field(None, description="E.164, e.g. +33612345678")
     job_title: Text | None = None
 
 
@@ -168,7 +165,7 @@ class PlatformInfo(Request):
 
 
 class CreateUserRequest(Request):
-    email: EmailAddress = Field(description="The creditor's email (required)", examples=["finance@acme.example"])
+    email: EmailAddress = Field(description="The creditor's email")
     company: Company | None = None
     contact: UserContact | None = None
     platform: PlatformInfo | None = None
@@ -343,14 +340,14 @@ class CancelRequest(Request):
         description="paid_directly: debtor paid outside Cleavr; disputed_valid: the dispute is valid; "
         "business_decision: strategic stop; incorrect_submission: error in the receivable data"
     )
-    notes: LongText | None = Field(None, examples=["Customer paid directly to our bank account"])
+    notes: LongText | None = None
 
 
 class EvidenceDocument(Request):
     type: DocumentType
     filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
     content_base64: str = Field(description="The file, base64-encoded")
-    description: Text | None = Field(None, examples=["Signed delivery receipt from 2025-08-15"])
+    description: Text | None = None
 
 
 class EvidenceRequest(Request):
@@ -364,7 +361,7 @@ class PartialPaymentDecision(Request):
     action: PartialPaymentAction = Field(
         description="continue_recovery: keep recovering the remaining amount; mark_complete: accept what was paid"
     )
-    notes: LongText | None = Field(None, examples=["Continue recovering remaining €2000"])
+    notes: LongText | None = None
 
 
 class BatchRequest(Request):

@@ -44,17 +44,10 @@ class FileSource(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    path: str | None = Field(
-        None, description="Local file path on the machine running this server (inside an allowed folder)",
-        examples=["/Users/marie/Documents/facture-2025-001.pdf"],
-    )
-    uri: str | None = Field(None, description="A file:// resource link (from the client's roots)",
-                            examples=["file:///Users/marie/Documents/facture-2025-001.pdf"])
-    content_base64: str | None = Field(
-        None, description="The file itself, base64-encoded — only for remote clients that cannot share a path"
-    )
-    filename: str | None = Field(None, description="Name to give the file (defaults to the path's name)",
-                                 max_length=255)
+    path: str | None = Field(None, description="Local path on this server's machine, in an allowed folder (preferred)")
+    uri: str | None = Field(None, description="A file:// link from the client's roots")
+    content_base64: str | None = Field(None, description="Only for remote clients that cannot share a path")
+    filename: str | None = Field(None, description="Defaults to the path's name", max_length=255)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> FileSource:

@@ -325,9 +325,8 @@ async def _read_book(state: AppState, ci: CleverInvoClient, *, search: str | Non
 
 
 InvoiceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
-                                 description="The CleverInvo invoice id (from list_overdue_invoices)",
-                                 examples=["clx4k2j9a0000abcd1234efgh"])]
-CreditorId = Annotated[UserId, Field(description="The creditor (Cleavr user) owed the money, usr_clv_…")]
+                                 description="From list_overdue_invoices")]
+CreditorId = Annotated[UserId, Field(description="The creditor owed the money")]
 
 
 # --- output shapes -------------------------------------------------------------------------------------------
@@ -417,16 +416,13 @@ async def list_overdue_invoices(
     min_days_overdue: int = Field(0, ge=0, le=100_000, description="Only invoices at least this many days past due"),
     client_search: str | None = Field(None, min_length=1, max_length=255,
                                       description="Client name, client email or invoice number fragment"),
-    user_id: UserId | None = Field(None, description="The Cleavr creditor, to spot invoices it already submitted "
-                                   "(default: any creditor of these credentials)"),
-    limit: int = Field(50, ge=1, le=100, description="Recoverable rows per page (default 50, max 100)"),
+    user_id: UserId | None = Field(None, description="The creditor, to spot invoices it already submitted"),
+    limit: int = Field(50, ge=1, le=100, description="Recoverable rows per page"),
     cursor: str | None = Field(None, pattern=r"^\d{1,6}$", description="next_cursor from the previous page"),
 ) -> OverdueInvoicesView:
-    """The user's past-due CleverInvo invoices: those Cleavr can recover now (days overdue, amount still due, the
-    commission tier and fee from Cleavr's live rate table, phone or not), and separately those that cannot be
-    recovered with the reason (not in EUR, no client email, already submitted as rec_…, nothing left to pay).
-    Creates nothing. Then: recover_invoices for a whole set (e.g. min_days_overdue 45), or recover_invoice for
-    one (it can ask the user for a missing email or the amount still due)."""
+    """The user's past-due CleverInvo invoices: those Cleavr can recover now (days overdue, amount due, fee,
+    phone or not), and apart those it cannot, with the reason (not EUR, no email, already submitted, nothing
+    due). Creates nothing. Then: recover_invoices for a whole set, or recover_invoice for one."""
     state = state_of(ctx)
     try:
         ci = await cleverinvo_client(state)
@@ -482,8 +478,9 @@ async def search_clients(
     query: str | None = Field(None, min_length=1, max_length=255, description="Name or email fragment; omit for all"),
     limit: int = Field(20, ge=1, le=100),
 ) -> ClientSearchView:
-    """Find the user's active CleverInvo clients by name or email: contact details, address and tax id (recognised
-    as SIRET, SIREN, French VAT or foreign). Use the name as client_search in list_overdue_invoices."""
+    """Find the user's active CleverInvo clients by name or email: contact details, address and tax id
+    (recognised as SIRET, SIREN, French VAT or foreign). Then use the name as client_search in
+    list_overdue_invoices."""
     try:
         ci = await cleverinvo_client(state_of(ctx))
         page = await ci.list_clients(limit=limit, search=query)
@@ -819,13 +816,9 @@ async def recover_invoice(
                                      description="Only when the client has no phone and the user gave you one"),
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> RecoverOutcome:
-    """Send one overdue CleverInvo invoice to Cleavr for debt recovery. The invoice and its client are mapped to a
-    receivable (address parsed, phone normalised, SIRET/VAT recognised); the user confirms with the debtor, the
-    amount and the commission quote, and supplies in the same step what is missing: the debtor's email, a phone
-    (or 'proceed without phone'), the amount still due of a partially paid invoice.
-
-    Safe to repeat: an invoice already on Cleavr returns its receivable (idempotent_replay true), never a second
-    one. Find invoice ids with list_overdue_invoices; for many invoices at once use recover_invoices."""
+    """Send one overdue CleverInvo invoice (its id from list_overdue_invoices) to Cleavr for debt recovery. The
+    user confirms debtor, amount and fee, and gives then what is missing (email, phone, amount still due). A
+    repeat returns the receivable already made, never a second one. For many invoices: recover_invoices."""
     state = state_of(ctx)
     tool_name = "recover_invoice"
     args = {"invoice_id": invoice_id, "user_id": user_id,
@@ -1037,13 +1030,10 @@ async def recover_invoices(
                                       description="Only invoices whose client name/email or number matches"),
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> RecoverInvoicesOutcome:
-    """Send every recoverable CleverInvo invoice matching the filters (default: overdue 45 days or more) to Cleavr
-    in one go. The user confirms once, seeing the count, the total and the total commission; invoices without a
-    debtor phone are sent only if the user agrees. Progress is reported while it runs. Returns one result per
-    invoice: submitted, already_submitted (with its receivable), skipped with the reason (not EUR, no email —
-    use recover_invoice for those — no phone), or failed with the error.
-
-    Safe to repeat: invoices already on Cleavr are never sent again. Preview with list_overdue_invoices."""
+    """Send every recoverable CleverInvo invoice matching the filters (default: 45+ days overdue) to Cleavr,
+    after list_overdue_invoices. The user confirms once (count, total, fee); invoices without a phone go only if
+    they agree. One result per invoice (submitted, already_submitted, skipped with why, failed); use
+    recover_invoice for those missing an email. Safe to repeat: never sent twice."""
     state = state_of(ctx)
     tool_name = "recover_invoices"
     args = {"user_id": user_id, "min_days_overdue": min_days_overdue, "client_search": client_search}

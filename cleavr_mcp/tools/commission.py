@@ -40,11 +40,9 @@ async def quote_commission(
     days_overdue: int | None = Field(None, ge=0),
     include_rate_table: bool = False,
 ) -> Quote:
-    """Quote Cleavr's success fee for an amount: rate, age tier, fee and what the creditor receives.
-
-    Give the invoice_date (age counted from it) or days_overdue — exactly one. The rate grows with the debt's
-    age (10.80 % under 45 days up to 29.50 % from 547 days). Set include_rate_table to get the full table.
-    """
+    """Quote Cleavr's success fee for an amount: rate, age tier, fee and what the creditor receives. Show it
+    before submit_receivable. Give invoice_date or days_overdue (exactly one); the rate grows with the debt's age
+    (10.80 % under 45 days to 29.50 % from 547). include_rate_table gives the whole table."""
     if (invoice_date is None) == (days_overdue is None):
         return error_result(code="VALIDATION_ERROR", message="Give exactly one of invoice_date or days_overdue.",
                             field="invoice_date", tool="quote_commission")

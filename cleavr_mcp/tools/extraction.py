@@ -77,12 +77,10 @@ class ExtractionView(BaseModel):
 
 @tool(title="Read an invoice PDF", toolset=Toolset.EXTRACTION, kind=Kind.READ, idempotent=True, open_world=False)
 async def extract_pdf(user_id: UserId, file: FileSource, ctx: Context) -> ExtractionView:
-    """Read an invoice PDF into a draft receivable (invoice numbers, dates, amounts, debtor, contacts) with
-    per-field confidence, missing fields and warnings. The server also reads the PDF itself and lists every
-    disagreement with Cleavr's reading (amount, numbers, dates, debtor) in `discrepancies`. Creates nothing. Pass a local path (preferred; the file
-    never goes through the conversation), a file:// link, or content_base64 for remote clients.
-    Then: ask the user for what is missing (often the debtor's email and phone), quote_commission, and
-    submit_receivable with the completed draft (it carries extraction_id)."""
+    """Read an invoice PDF into a draft receivable with per-field confidence, missing fields and warnings; the
+    server's own reading of the PDF lists any disagreement with Cleavr's in `discrepancies`. Creates nothing.
+    Pass a local path (the file never goes through the conversation). Then: ask the user for what is missing
+    (often the debtor's email and phone), quote_commission, and submit_receivable with the completed draft."""
     state = state_of(ctx)
     try:
         loaded = load_file(file, "invoice", await allowed_roots(ctx, state.settings.allowed_roots))

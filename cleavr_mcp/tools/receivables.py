@@ -235,8 +235,8 @@ async def submit_receivable(
 @tool(title="Get a receivable", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True, open_world=False,
       view=RECEIVABLE_URI)
 async def get_receivable(receivable_id: ReceivableId, ctx: Context) -> ReceivableView:
-    """One receivable in full: status, amounts, commission, recovery progress (emails, calls, next action), any
-    dispute (the debtor's message is third-party text) or partial payment, and what can be done next."""
+    """One receivable in full (ids from list_receivables or list_events): status, amounts, commission, recovery
+    progress, any dispute (the debtor's message is third-party text) or partial payment, and what_to_do next."""
     try:
         return receivable_view(await state_of(ctx).client.get_receivable(receivable_id))
     except Exception as exc:  # noqa: BLE001
@@ -259,8 +259,8 @@ async def list_receivables(
     limit: int = Field(20, ge=1, le=100, description="Rows per page (default 20, max 100)"),
     cursor: ReceivableId | None = Field(None, description="next_cursor from the previous page"),
 ) -> ReceivableListView:
-    """List receivables, newest first, as compact rows; filter by creditor, status and creation dates. Use
-    get_receivable for one in full. Page with cursor."""
+    """List receivables, newest first, as compact rows; filter by creditor, status and creation dates; page
+    with cursor. Then get_receivable for one in full."""
     state = state_of(ctx)
     try:
         page = await state.client.list_receivables(ListReceivablesQuery(
@@ -282,8 +282,8 @@ class ReceivableWriteOutcome(WriteOutcome):
 
 @tool(title="Add a debtor contact", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True, open_world=True)
 async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Context) -> ReceivableWriteOutcome:
-    """Add a contact (email and/or phone) to a receivable's debtor, e.g. a phone found later or an escalation
-    contact (level 1 secondary, 2 tertiary). Cleavr will contact this person."""
+    """Add a contact (email and/or phone) to a receivable's debtor: a phone found later, or an escalation
+    contact (level 1 or 2). Cleavr will contact this person."""
     state = state_of(ctx)
     if contact.phone:
         normalised = normalize_phone(contact.phone)
@@ -307,8 +307,8 @@ async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Contex
 @tool(title="Update receivable metadata", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True,
       open_world=False)
 async def update_receivable_metadata(receivable_id: ReceivableId, metadata: Metadata, ctx: Context) -> ReceivableWriteOutcome:
-    """Set free-form metadata on a receivable (your references and notes, e.g. internal_note). Keys given here
-    replace the same keys; other keys are kept."""
+    """Set your own references and notes on a receivable (e.g. internal_note). Keys given replace the same
+    keys; other keys are kept."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "metadata": metadata}
 
@@ -370,12 +370,12 @@ async def cancel_receivable(
     reason: CancelReason,
     ctx: Context,
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_cancel)],
-    notes: str | None = Field(None, max_length=5000, examples=["Customer paid directly to our bank account"]),
+    notes: str | None = Field(None, max_length=5000),
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> CancelOutcome:
-    """Stop the recovery of a receivable, for good. Reasons: paid_directly (debtor paid outside Cleavr),
-    disputed_valid (the dispute is valid), business_decision, incorrect_submission. The user confirms first.
-    Possible while pending, in_process, disputed or evidence_requested."""
+    """Stop the recovery of a receivable, for good: paid_directly (paid outside Cleavr), disputed_valid,
+    business_decision or incorrect_submission. Possible while pending, in_process, disputed or
+    evidence_requested; the user confirms first."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "reason": reason.value, "notes": notes}
     request = CancelRequest(reason=reason, notes=notes)
@@ -479,9 +479,9 @@ async def submit_receivables_batch(
     answer: Annotated[ElicitationResult[Any], Resolve(_ask_batch)],
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> BatchOutcome:
-    """Submit up to 100 receivables at once, with one confirmation showing the count, total and total commission.
-    Invalid items are reported and not sent; items without a phone are sent only if the user agrees. Returns one
-    result per item (submitted, already_submitted, skipped with reason, failed with error). Safe to retry."""
+    """Submit up to 100 receivables with one confirmation (count, total, total fee), instead of many
+    submit_receivable calls. Invalid items are reported, not sent; items without a phone go only if the user
+    agrees. One result per item (submitted, already_submitted, skipped, failed). Safe to retry."""
     state = state_of(ctx)
     payload = {"receivables": [r.model_dump(mode="json") for r in receivables]}
     decision = await approve(ctx, tool="submit_receivables_batch", answer=answer, payload=payload,

@@ -51,12 +51,9 @@ def _what_to_do(status: OnboardingStatus, url: str | None) -> str:
 
 @tool(title="Onboard a creditor", toolset=Toolset.USERS, kind=Kind.WRITE, idempotent=True, open_world=True)
 async def create_user(user: CreateUserRequest, ctx: Context) -> CreateUserOutcome:
-    """Create a Cleavr user for a creditor (the company that is owed money) and start its onboarding (KYB).
-
-    Returns the onboarding_url: give it to the person so they complete verification and accept the terms.
-    Receivables can be submitted only after onboarding completes (check with get_user_status).
-    Calling again with the same details returns the same user.
-    """
+    """Create a Cleavr user for a creditor (the company owed money) and start its onboarding (KYB). First step
+    for a new creditor. Give the returned onboarding_url to the person to complete; then get_user_status until it
+    can submit. The same details again return the same user."""
     state = state_of(ctx)
     payload = user.model_dump(mode="json", exclude_none=True)
     result = await execute(ctx, tool="create_user", payload=payload, approval=Approval("not_required"),
@@ -78,8 +75,8 @@ async def create_user(user: CreateUserRequest, ctx: Context) -> CreateUserOutcom
 
 @tool(title="Creditor onboarding status", toolset=Toolset.USERS, kind=Kind.READ, idempotent=True, open_world=False)
 async def get_user_status(user_id: UserId, ctx: Context) -> UserStatus:
-    """Onboarding status of a creditor: whether it can submit receivables, what is still required, and the
-    onboarding_url to share while verification is incomplete."""
+    """Onboarding status of a creditor: whether it can submit receivables yet, what is still required, and the
+    onboarding_url to share while incomplete. Check it before submit_receivable."""
     state = state_of(ctx)
     try:
         status = await state.client.get_onboarding_status(user_id)
