@@ -85,6 +85,7 @@ class _Result:
         self.conf: dict[str, float] = {}
         self.warnings: list[dict[str, Any]] = []
         self.cross_check_failed = False
+        self.language = "fr"
 
     def set(self, section: str, key: str, value: Any, confidence: float, path: str | None = None) -> None:
         if value is None or value == [] or value == {}:
@@ -122,6 +123,7 @@ def extract_from_pages(pages: list[str], *, ocr: bool = False) -> dict[str, Any]
     order = numeric_date_order(text, language, main_currency)
     finder = FieldFinder(doc, order)
     res = _Result(ocr)
+    res.language = language
 
     _numbers(finder, res)
     _dates(finder, res)
@@ -343,8 +345,8 @@ def _debtor(doc: Document, finder: FieldFinder, res: _Result) -> None:
         if address:
             complete = {"line1", "postal_code", "city"} <= address.keys()
             if "country" not in address and "postal_code" in address and re.fullmatch(r"\d{5}", address["postal_code"]):
-                if res.invoice.get("currency") in (None, "EUR"):
-                    address["country"] = "FR"  # a 5-digit code on a euro invoice: France (the contract's default)
+                if res.invoice.get("currency") in (None, "EUR") and res.language == "fr":
+                    address["country"] = "FR"  # a 5-digit code on a French-language euro invoice: read as France
             res.set("debtor", "address", address, conf if complete else conf * 0.8)
 
     contacts: list[dict[str, Any]] = []

@@ -288,6 +288,9 @@ async def extract_from_pdf(request: Request, auth: ApiAuth) -> Response:
     if result is _CLIENT_GONE:
         return Response(status_code=499)
     for path, value in _sandbox(request).faults.settings.ocr_answer_overrides.items():
+        if path == "raw_text":
+            result["raw_text"] = value
+            continue
         section, key = path.split(".", 1)  # a test control: Cleavr's OCR answering something the PDF does not say
         result["data"].setdefault(section, {})[key] = value
     extraction_id = new_id(IdPrefix.EXTRACTION, 8)

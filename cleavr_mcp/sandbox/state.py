@@ -43,13 +43,16 @@ class FaultSettings(BaseModel):
     ocr_answer_overrides: dict[str, Any] = Field(
         default_factory=dict,
         description="Fields of every OCR answer replaced by these values, to test a client's second reading: "
-        "contract paths to values, e.g. {'invoice.amount': '5000.00', 'invoice.numbers': ['F-0000']}",
+        "contract paths to values, e.g. {'invoice.amount': '5000.00', 'invoice.numbers': ['F-0000']}; "
+        "'raw_text': null answers without the PDF's text, as the live API does",
     )
 
     @field_validator("ocr_answer_overrides")
     @classmethod
     def _contract_paths(cls, value: dict[str, Any]) -> dict[str, Any]:
         for path in value:
+            if path == "raw_text":  # null: answer like the live API, which returns no text of the PDF
+                continue
             section, _, key = path.partition(".")
             if section not in ("invoice", "debtor") or not key or "." in key:
                 raise ValueError(f"{path!r} is not a field path such as 'invoice.amount' or 'debtor.company_name'")

@@ -172,3 +172,15 @@ def test_compare_readings_field_by_field():
     missing = compare_readings({"invoice": {}, "debtor": {}}, pdf)
     assert {d.field for d in missing} == {"invoice.amount", "invoice.numbers", "debtor.company_name"}
     assert all(d.cleavr is None and "did not read" in d.message for d in missing)
+
+
+async def test_the_text_excerpt_is_returned_when_cleavr_sends_no_text(stack):
+    """The live API returns no text of the PDF: the excerpt then comes from the server's own reading."""
+    server, admin, docs, user = await _server_and_admin(stack)
+    try:
+        await _perturb(admin, {"raw_text": None})
+        out = await _extract(server, docs, user, invoice_pdf())
+    finally:
+        await admin.aclose()
+    assert out["text_excerpt"]["untrusted"] is True and "F-2025-0042" in out["text_excerpt"]["text"]
+    assert out["discrepancies"] == []
