@@ -114,8 +114,11 @@ WebhookEvent = Event
 def parse_event(raw_body: bytes) -> Event:
     """Parse a (verified) webhook body. Raises CleavrValidationError when it is not an event envelope."""
     try:
-        body = wire.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+        body = wire.loads(raw_body, max_depth=wire.MAX_DEPTH)  # depth checked before parsing
+    except wire.TooDeepError:
+        raise CleavrValidationError(f"The webhook body nests deeper than {wire.MAX_DEPTH} levels.",
+                                    code=ErrorCode.VALIDATION_ERROR) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise CleavrValidationError("The webhook body is not JSON.", code=ErrorCode.VALIDATION_ERROR) from None
     if not isinstance(body, dict):
         raise CleavrValidationError("The webhook body is not a JSON object.", code=ErrorCode.VALIDATION_ERROR)

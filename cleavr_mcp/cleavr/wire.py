@@ -52,6 +52,41 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse wire JSON keeping every non-integer number as Decimal; NaN/Infinity are refused (not JSON)."""
-    return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+MAX_DEPTH = 64  # no message of the contract nests more than ~6 levels; Python's parser recurses per level
+
+
+_STRUCTURE = re.compile(rb'"(?:[^"\\]+|\\.)*"|[\[\]{}]', re.DOTALL)  # a whole string, or one bracket
+
+
+def nesting_depth(data: bytes | str, limit: int = MAX_DEPTH) -> int:
+    """How deep arrays/objects nest in JSON text, counted without parsing (strings skipped whole, escapes
+    honoured); stops at limit + 1. Linear time, constant memory: safe on any body before `json.loads`."""
+    raw = data.encode() if isinstance(data, str) else data
+    depth = deepest = 0
+    for match in _STRUCTURE.finditer(raw):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > limit:
+                    return deepest
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+class TooDeepError(ValueError):
+    """JSON nested deeper than MAX_DEPTH: refused before parsing."""
+
+
+def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
+    """Parse wire JSON keeping every non-integer number as Decimal; NaN/Infinity are refused (not JSON).
+    With `max_depth` (bodies from outside: webhooks), deeper nesting is refused before parsing; without it (API
+    answers), a body too deep for the parser is still a TooDeepError (a ValueError), never a RecursionError."""
+    if max_depth is not None and nesting_depth(data, max_depth) > max_depth:
+        raise TooDeepError(f"JSON nested deeper than {max_depth} levels")
+    try:
+        return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+    except RecursionError:
+        raise TooDeepError("JSON nested too deep to parse") from None
