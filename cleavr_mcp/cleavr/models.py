@@ -108,9 +108,57 @@ CountryCode = Annotated[
     StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{2}$"),
     # ISO 3166-1 alpha-2; the pattern and the default (FR) say enough in the schema.
 ]
+# Free-form metadata is bounded, in the schema the model reads and again at validation (before pydantic walks it):
+# an object of at most 50 keys whose values are scalars, or arrays/objects of scalars (2 levels in all), 16 KB.
+METADATA_MAX_KEYS = 50
+METADATA_MAX_DEPTH = 2
+METADATA_MAX_BYTES = 16_384
+_SCALAR_SCHEMA: dict[str, Any] = {"type": ["string", "number", "boolean", "null"], "maxLength": 2000}
+METADATA_SCHEMA: dict[str, Any] = {
+    "type": "object", "maxProperties": METADATA_MAX_KEYS, "propertyNames": {"maxLength": 100},
+    "additionalProperties": {"anyOf": [
+        _SCALAR_SCHEMA,
+        {"type": "array", "maxItems": METADATA_MAX_KEYS, "items": _SCALAR_SCHEMA},
+        {"type": "object", "maxProperties": METADATA_MAX_KEYS, "additionalProperties": _SCALAR_SCHEMA},
+    ]},
+}
+
+
+def _bounded_metadata(value: Any) -> Any:
+    """Refuse metadata deeper than METADATA_MAX_DEPTH containers, or bigger than the limits, without recursing
+    (an iterative walk: a 100,000-deep value costs nothing but the refusal)."""
+    if not isinstance(value, dict):
+        return value  # pydantic reports the type error
+    size = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > METADATA_MAX_DEPTH:
+                raise ValueError(f"nests deeper than {METADATA_MAX_DEPTH} levels: use flat key/values such as "
+                                 '{"customer_id": "c_1", "tags": ["a", "b"]}')
+            if len(item) > METADATA_MAX_KEYS:
+                raise ValueError(f"has more than {METADATA_MAX_KEYS} entries in one object or list")
+            children = list(item.items()) if isinstance(item, dict) else [(None, v) for v in item]
+            for key, child in children:
+                size += len(str(key)) if key is not None else 0
+                stack.append((child, depth + 1))
+        else:
+            size += len(str(item))
+        if size > METADATA_MAX_BYTES:
+            raise ValueError(f"is larger than {METADATA_MAX_BYTES} characters in all")
+    return value
+
+
 Metadata = Annotated[
     dict[str, Any],
-    Field(description="Your own references, e.g. platform_invoice_id"),
+    BeforeValidator(_bounded_metadata),
+    WithJsonSchema(METADATA_SCHEMA, mode="validation"),
+    Field(
+        description="Free-form key/values kept with the receivable (e.g. platform_invoice_id, customer_id, notes): "
+        f"at most {METADATA_MAX_KEYS} keys, values scalars or flat lists/objects of scalars",
+        examples=[{"platform_invoice_id": "plat_inv_123", "customer_id": "cust_456"}],
+    ),
 ]
 
 
