@@ -105,3 +105,4 @@ async def test_the_stdio_webhook_listener_checks_hosts_too(tmp_path, host):
                                 headers={"Origin": "http://127.0.0.1:80.evil.com"})).status_code == 403
         assert (await http.post("/webhooks/cleavr", content=b"{}")).status_code == 401
         assert (await http.get("/healthz")).text == "ok"
+    await hub.close()

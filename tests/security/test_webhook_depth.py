@@ -37,10 +37,10 @@ async def test_a_deep_signed_webhook_is_a_400_malformed_event(settings, name):  
             resp = await http.post(url, content=raw, headers=headers)
             fine = await http.post(url, content=(ok := signed(envelope("evt_fine0001")))[0], headers=ok[1])
     finally:
-        hub.close()
+        await hub.close()
     assert resp.status_code == 400, resp.text
     assert resp.json()["error"] == "malformed_event"
-    assert fine.status_code == 200 and hub.inbox.count() == 1
+    assert fine.status_code == 200 and await hub.inbox.count() == 1
 
 
 def test_depth_is_counted_without_parsing_and_ignores_brackets_in_strings():
