@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..cleavr.contract import EventType, ReceivableStatus
-from ..server.untrusted import UntrustedText, clean_text, untrusted
+from ..cleavr.untrusted import UntrustedText, clean_text, untrusted
 
 # The status a receivable is in once an event of this type happened (status_changed carries `to` itself).
 STATUS_AFTER: dict[str, ReceivableStatus] = {

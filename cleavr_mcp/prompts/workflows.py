@@ -17,9 +17,9 @@ from mcp.types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 from pydantic import Field
 
 from ..cleavr.contract import COMMISSION_TIERS, EVIDENCE_STATUSES, LIST_LIMIT_MAX, ReceivableStatus
+from ..cleavr.untrusted import UNTRUSTED_NOTICE
 from ..events.hub import receivable_uri
 from ..server.state import state_of
-from ..server.untrusted import UNTRUSTED_NOTICE
 from ..tools.events import event_list, event_row
 from ..tools.shapes import euros, receivable_view
 

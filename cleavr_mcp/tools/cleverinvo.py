@@ -41,6 +41,7 @@ from ..cleavr.models import (
     UserId,
 )
 from ..cleavr.prepare import prepare_receivable
+from ..cleavr.untrusted import UntrustedText, untrusted
 from ..cleavr.validation import commission_tier, compute_commission, days_since, normalize_phone, tier_label, to_money
 from ..cleverinvo import (
     AuthenticationError,
@@ -67,7 +68,6 @@ from ..server.confirm import Question, ask, payload_digest
 from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
 from ..server.state import SANDBOX_HOST, state_of
-from ..server.untrusted import UntrustedText, untrusted
 from ..server.writes import Failed, Stop, approve, execute, record_known_result
 from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION, BatchItemResult

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.contract import TRANSITIONS, ReceivableStatus
 from ..cleavr.models import Money, Receivable
-from ..server.untrusted import UntrustedText, clean_text, untrusted
+from ..cleavr.untrusted import UntrustedText, clean_text, untrusted
 
 # Names in compact rows and summaries are short labels, cleaned of invisible characters and capped; the full
 # view (get_receivable) fences them as third-party text.

@@ -1,5 +1,5 @@
+from cleavr_mcp.cleavr.untrusted import clean_text, untrusted
 from cleavr_mcp.server.schemas import compact, output_shape
-from cleavr_mcp.server.untrusted import clean_text, untrusted
 
 
 def test_invisible_and_control_characters_are_removed():

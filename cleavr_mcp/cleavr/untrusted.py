@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 # One definition of "invisible" for the whole project (Unicode categories + Default_Ignorable + blank-looking).
-from ..cleavr.text import clean_text
+from .text import clean_text
 
 __all__ = ["UNTRUSTED_NOTICE", "UntrustedText", "clean_text", "untrusted"]
 
