@@ -21,6 +21,7 @@ Scans are rendered with pypdfium2 directly (what pdfplumber's `page.to_image` us
 from __future__ import annotations
 
 import io
+import logging
 import os
 import shutil
 import statistics
@@ -58,6 +59,17 @@ def read_text_pages(pdf_bytes: bytes, backend: Backend = DEFAULT_BACKEND) -> lis
     with pdfplumber.open(io.BytesIO(pdf_bytes)) as pdf:
         layout = not backend.endswith("plain")
         return [(page.extract_text(layout=layout) or "") for page in pdf.pages]
+
+
+class _DropLayoutModeNoise(logging.Filter):
+    """pypdf's layout mode logs `Unbalanced target operations` for every text run of some ZUGFeRD visualisations
+    (hundreds per page) before giving up on the page, which pdfplumber then reads: noise, not news."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Unbalanced target operations" not in record.getMessage()
+
+
+logging.getLogger("pypdf._text_extraction._layout_mode._fixed_width_page").addFilter(_DropLayoutModeNoise())
 
 
 def _refill_empty_layout_pages(pdf_bytes: bytes, pages: list[str]) -> None:
