@@ -348,13 +348,14 @@ class CleverInvoClient:
 
 
 def client_from_settings(
-    settings: Settings, http: httpx2.AsyncClient, *, sandbox_url: str | None = None
+    settings: Settings, http: httpx2.AsyncClient, *, sandbox_url: str | None = None, sandbox_key: str | None = None
 ) -> CleverInvoClient | None:
     """The CleverInvo client the configuration asks for, or None when CleverInvo is off.
 
     - `CLEAVR_MCP_CLEVERINVO_BASE_URL` set → that API, with `CLEAVR_MCP_CLEVERINVO_API_KEY` (required).
     - else, when Cleavr itself runs on the sandbox → the CleverInvo sandbox at `<sandbox_url>/cleverinvo/api/v1`
-      with the key stored in the sandbox database (`sandbox_api_key(settings.sandbox_db_path)`).
+      with the configured key, else `sandbox_key`: the caller reads it from the sandbox database (a client never
+      imports the sandbox).
     - else (real Cleavr, no CleverInvo configured) → None: demo invoices must never reach a real Cleavr.
     """
     if settings.cleverinvo_base_url:
@@ -365,8 +366,8 @@ def client_from_settings(
         return None
     if sandbox_url is None:
         raise ValueError("sandbox_url (the root URL the sandbox is served at) is required in sandbox mode")
-    from ..sandbox.cleverinvo.store import sandbox_api_key
-
     key = settings.cleverinvo_api_key.get_secret_value() if settings.cleverinvo_api_key else None
-    key = key or sandbox_api_key(settings.sandbox_db_path)
+    key = key or sandbox_key
+    if not key:
+        raise ValueError("sandbox_key (the CleverInvo sandbox's API key) is required in sandbox mode")
     return CleverInvoClient(http, api_key=key, base_url=sandbox_url.rstrip("/") + SANDBOX_MOUNT_PATH)

@@ -140,7 +140,10 @@ async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
             await state.client.get()  # type: ignore[attr-defined]  # opens the embedded sandbox, sets state.http
             http = state.http
             assert http is not None
-            return client_from_settings(settings, http, sandbox_url=SANDBOX_HOST)  # type: ignore[return-value]
+            from ..sandbox.cleverinvo.store import sandbox_api_key
+
+            return client_from_settings(settings, http, sandbox_url=SANDBOX_HOST,  # type: ignore[return-value]
+                                        sandbox_key=sandbox_api_key(settings.sandbox_db_path))
 
         state.extras[EXTRA_KEY] = _LazyCleverInvo(sandbox)
 

@@ -26,7 +26,7 @@ async def test_recoverable_seed_invoices_become_receivables_exactly_once(tmp_pat
     today = date.today()  # the mounted CleverInvo sandbox seeds relative to the real today
     settings = Settings(sandbox_db=db, data_dir=tmp_path)
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app)) as http:
-        ci = client_from_settings(settings, http, sandbox_url=ROOT)
+        ci = client_from_settings(settings, http, sandbox_url=ROOT, sandbox_key=sandbox_api_key(db))
         assert ci.base_url == ROOT + "/cleverinvo/api/v1"
         token = (await sandbox_access_token(http, ROOT, *sandbox_credentials(db)))["access_token"]
         user_id = demo_user_id(db)
