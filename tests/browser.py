@@ -24,7 +24,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: while a browser is open, Playwright's sync API keeps an event loop running in the
+# worker's main thread, which would break every later async test on the same xdist worker.
+@pytest.fixture(scope="module")
 def chromium_browser():
     executable = chromium_executable()
     from playwright.sync_api import sync_playwright

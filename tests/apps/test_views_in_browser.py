@@ -157,6 +157,8 @@ def test_receivable_view_shows_the_debtor_text_inert(apps_server, browser_page):
     browser_page.wait_for_timeout(300)  # give an injected onerror every chance to fire
     assert frame.locator("body").get_attribute("data-pwned") is None
     assert "shown as data" in frame.locator(".untrusted-label").inner_text()
+    # The debtor's name arrives as an untrusted envelope: the title shows its text, never "[object Object]".
+    assert frame.locator("header h1").inner_text() == data["debtor_name"]["text"]
     # The figures equal the structured content; the timeline came from the app-only tool, through the host.
     assert frame.locator("[data-figure='amount']").get_attribute("data-value") == data["amount"]
     assert frame.locator("[data-figure='commission']").get_attribute("data-value") == data["commission"]["amount"]

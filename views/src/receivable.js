@@ -69,13 +69,18 @@ function actions(data, app) {
     el("p", { class: "muted" }, "Every change is confirmed by you before anything is sent."), outlet);
 }
 
+function untrustedText(value) {
+  return value && typeof value === "object" ? String(value.text ?? "") : String(value ?? "");
+}
+
 function render(data, app, root) {
   const progress = data.recovery_progress || {};
   const timelineBox = el("div", { class: "timeline-box" }, el("p", { class: "muted" }, "Loading the timeline…"));
   const commission = data.commission;
   const sections = [
     el("header", {},
-      el("h1", {}, data.debtor_name),
+      // The debtor's name comes from the invoice, so it arrives fenced as untrusted text: show its text as data.
+      el("h1", { "data-untrusted": data.debtor_name?.source || "" }, untrustedText(data.debtor_name)),
       el("p", {},
         el("span", { class: `badge status-${data.status}`, "data-status": data.status }, STATUS_LABELS[data.status] || data.status),
         " ", el("span", { class: "muted" }, `${data.id} · ${data.invoice_numbers.join(", ")}`))),
