@@ -7,6 +7,10 @@
   directory, fsync, os.replace) with mode 0600, so a crash never leaves a half-written file and a restart resumes
   with the newest refresh token.
 - `StaticToken` wraps a bare configured access token (no refresh possible).
+- Across replicas (`CLEAVR_MCP_DATABASE_URL=postgresql://…`) the token pair lives in the shared database instead
+  (`DatabaseTokenStore`): a refresh runs under a row lock (`SELECT … FOR UPDATE`) taken before the token request
+  and released after the new pair is committed, and re-reads the row first, so only one replica refreshes, the
+  others adopt its pair, and a rotated refresh token is never sent twice.
 """
 
 from __future__ import annotations
@@ -168,6 +172,59 @@ class TokenStore:
 
 
 
+class DatabaseTokenStore:
+    """The token pair as one row of the shared state database (`oauth_tokens`), for replicas.
+
+    `locked()` holds the row lock for the whole refresh: another replica's `locked()` waits, then reads the pair
+    the first one committed."""
+
+    COLUMNS = ("access_token", "refresh_token", "expires_at", "issued_at", "scope", "seeded_from")
+
+    def __init__(self, database: Any, name: str = "cleavr") -> None:
+        self.db = database
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"DatabaseTokenStore({self.db.describe()!r}, {self.name!r})"
+
+    @staticmethod
+    def _tokens(row: dict[str, Any] | None) -> TokenSet | None:
+        if row is None or not (row.get("refresh_token") or row.get("access_token")):
+            return None
+        return TokenSet(**{k: row.get(k) for k in DatabaseTokenStore.COLUMNS})
+
+    async def load(self) -> TokenSet | None:
+        return self._tokens(await self.db.fetchone(
+            f"SELECT {', '.join(self.COLUMNS)} FROM oauth_tokens WHERE name = ?", (self.name,)))
+
+    @contextlib.asynccontextmanager
+    async def locked(self):
+        lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO oauth_tokens (name, updated_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                             (self.name, time.time()))
+            row = await tx.fetchone(f"SELECT {', '.join(self.COLUMNS)}, generation FROM oauth_tokens WHERE name = ?"
+                                    f"{lock}", (self.name,))
+            yield _LockedTokens(tx, self.name, self._tokens(row), int(row["generation"]))
+
+
+class _LockedTokens:
+    def __init__(self, tx: Any, name: str, current: TokenSet | None, generation: int) -> None:
+        self._tx = tx
+        self.name = name
+        self.current = current
+        self.generation = generation
+
+    async def save(self, tokens: TokenSet) -> None:
+        await self._tx.execute(
+            "UPDATE oauth_tokens SET access_token = ?, refresh_token = ?, expires_at = ?, issued_at = ?, scope = ?, "
+            "seeded_from = ?, generation = generation + 1, updated_at = ? WHERE name = ?",
+            (tokens.access_token, tokens.refresh_token, tokens.expires_at, tokens.issued_at, tokens.scope,
+             tokens.seeded_from, time.time(), self.name))
+        self.current = tokens
+        self.generation += 1
+
+
 # --- Refreshing access tokens ----------------------------------------------------------------------------------
 class TokenManager:
     """Access tokens for the client, refreshed with the refresh_token grant, single-flight."""
@@ -178,7 +235,7 @@ class TokenManager:
         token_url: str,
         client_id: str,
         client_secret: str | SecretStr,
-        store: TokenStore | None = None,
+        store: TokenStore | DatabaseTokenStore | None = None,
         *,
         access_token: str | SecretStr | None = None,
         refresh_token: str | SecretStr | None = None,
@@ -194,7 +251,9 @@ class TokenManager:
         self._client_secret = (
             client_secret if isinstance(client_secret, SecretStr) else SecretStr(client_secret)
         )
-        self.store = store
+        self.shared = store if isinstance(store, DatabaseTokenStore) else None
+        self.store = None if self.shared is not None else store
+        self._synced = False  # shared store: the database's pair not read yet
         self.refresh_margin = refresh_margin
         self._clock = clock
         self._retry = retry or RetryPolicy(max_attempts=3)
@@ -234,9 +293,11 @@ class TokenManager:
 
     async def access_token(self) -> str:
         tokens = self._tokens
-        if self._is_fresh(tokens):
+        if self._synced_or_local() and self._is_fresh(tokens):
             return tokens.access_token  # type: ignore[return-value]
         async with self._lock:
+            if self.shared is not None and not self._synced:
+                await self._adopt_shared()
             if not self._is_fresh(self._tokens):  # someone else may have refreshed while we waited
                 await self._refresh()
             return self._tokens.access_token  # type: ignore[return-value]
@@ -246,7 +307,32 @@ class TokenManager:
         async with self._lock:
             if self._tokens.access_token and not hmac.compare_digest(self._tokens.access_token, failed_token):
                 return
-            await self._refresh()
+            await self._refresh(failed_token)
+
+    def _synced_or_local(self) -> bool:
+        return self.shared is None or self._synced
+
+    def _pick(self, stored: TokenSet | None) -> TokenSet:
+        """The database's pair descends from the configured one, so it wins - unless a different refresh token
+        was configured since (a new login)."""
+        configured = self._tokens
+        if stored and stored.refresh_token and (configured.seeded_from is None
+                                                 or stored.seeded_from == configured.seeded_from):
+            return stored
+        return configured
+
+    async def _adopt_shared(self) -> None:
+        assert self.shared is not None
+        stored = await self.shared.load()
+        picked = self._pick(stored)
+        if picked is not stored and picked.refresh_token:
+            async with self.shared.locked() as row:  # seed the database with the configured pair
+                if self._pick(row.current) is not row.current:
+                    await row.save(picked)
+                else:
+                    picked = row.current  # type: ignore[assignment]
+        self._tokens = picked
+        self._synced = True
 
     def set_tokens(self, resp: TokenResponse) -> TokenSet:
         """Adopt a token response from the code flow (persisted), e.g. after `exchange_code`."""
@@ -261,7 +347,9 @@ class TokenManager:
         if self.store:
             self.store.save(tokens)
 
-    async def _refresh(self) -> None:
+    async def _refresh(self, failed_token: str | None = None) -> None:
+        if self.shared is not None:
+            return await self._refresh_shared(failed_token)
         current = self._tokens
         if not current.refresh_token:
             raise CleavrAuthError(
@@ -294,6 +382,37 @@ class TokenManager:
             self.refresh_count += 1
         self._adopt(TokenSet.from_response(resp, now=self._clock(), previous=current))
         logger.info("cleavr access token refreshed (expires in %s s)", resp.expires_in)
+
+    async def _refresh_shared(self, failed_token: str | None) -> None:
+        """Refresh under the database row lock: re-read the newest pair first; if another replica already replaced
+        the token we hold (or found stale), use its pair; else refresh with the newest refresh token and commit
+        the rotated pair before the lock is released."""
+        assert self.shared is not None
+        async with self.shared.locked() as row:
+            newest = self._pick(row.current)
+            held = self._tokens.access_token
+            replaced = newest.access_token and newest.access_token != held
+            if replaced and self._is_fresh(newest) and not (
+                    failed_token and hmac.compare_digest(newest.access_token, failed_token)):
+                self._tokens, self._synced = newest, True
+                return
+            if not newest.refresh_token:
+                raise CleavrAuthError(
+                    "No Cleavr refresh token is available, so the access token cannot be renewed. "
+                    "Log in with `cleavr-mcp login` (or configure CLEAVR_MCP_REFRESH_TOKEN).", status=None)
+            try:
+                resp = await token_request(
+                    self._http, self.token_url,
+                    {"grant_type": "refresh_token", "refresh_token": newest.refresh_token,
+                     "client_id": self.client_id, "client_secret": self._client_secret.get_secret_value()},
+                    retry=self._retry, user_agent=self._user_agent,
+                )
+            finally:
+                self.refresh_count += 1
+            tokens = TokenSet.from_response(resp, now=self._clock(), previous=newest)
+            await row.save(tokens)
+        self._tokens, self._synced = tokens, True
+        logger.info("cleavr access token refreshed for every replica (expires in %s s)", resp.expires_in)
 
 
 def _plain(value: str | SecretStr | None) -> str | None:
@@ -463,13 +582,15 @@ async def authorize_with_code_flow(
 
 
 def auth_from_settings(settings: Any, http: httpx2.AsyncClient, *, base_url: str | None = None,
-                       user_agent: str | None = None) -> TokenManager | StaticToken | None:
+                       user_agent: str | None = None, database: Any = None) -> TokenManager | StaticToken | None:
     """The auth provider a `Settings` describes: a refreshing TokenManager when client credentials are set (tokens
     from config and/or the token file), a StaticToken for a bare access token, None when nothing is configured."""
     base = (base_url or settings.base_url or "").rstrip("/")
     if settings.client_id and settings.client_secret:
         return TokenManager(
-            http, f"{base}{Paths.TOKEN}", settings.client_id, settings.client_secret, TokenStore(settings.token_path),
+            http, f"{base}{Paths.TOKEN}", settings.client_id, settings.client_secret,
+            # replicas sharing a database share the token pair there; one process keeps the 0600 file
+            DatabaseTokenStore(database) if database is not None and database.shared else TokenStore(settings.token_path),
             access_token=settings.access_token, refresh_token=settings.refresh_token, user_agent=user_agent,
         )
     if settings.access_token:

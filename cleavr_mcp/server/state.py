@@ -84,14 +84,15 @@ async def _embedded_sandbox(settings: Settings, stack: AsyncExitStack) -> tuple[
     return http, client, demo_user_id(config.db_path)
 
 
-async def _remote_api(settings: Settings, stack: AsyncExitStack) -> tuple[httpx2.AsyncClient, CleavrClient]:
+async def _remote_api(settings: Settings, stack: AsyncExitStack,
+                      database: Database | None = None) -> tuple[httpx2.AsyncClient, CleavrClient]:
     from ..cleavr.auth import auth_from_settings
     from ..cleavr.client import CleavrClient
 
     assert settings.base_url is not None
     http = await stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
     client = CleavrClient(http, base_url=settings.base_url, api_version=settings.api_version,
-                          auth=auth_from_settings(settings, http))
+                          auth=auth_from_settings(settings, http, database=database))
     return http, client
 
 
@@ -131,7 +132,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
                 assert state is not None
                 state.demo_user_id = demo
             else:
-                http, client = await _remote_api(settings, stack)
+                http, client = await _remote_api(settings, stack, state.database if state else None)
             assert state is not None
             state.http = http
             return client
