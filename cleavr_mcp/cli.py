@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="one JSON line per step instead of the transcript")
     demo.set_defaults(func=_cmd_demo)
 
+    from .commands.db import add_db_parser  # argparse only: `db upgrade|status`
+
+    add_db_parser(sub)
+
     from .events.cli import add_webhooks_parser  # argparse only: `webhooks register|list|delete`
 
     add_webhooks_parser(sub)

@@ -47,6 +47,8 @@ class Database(abc.ABC):
     dialect: Literal["sqlite", "postgresql"]
     #: True when several processes (replicas) may share this database: stores then take cross-process locks.
     shared: bool
+    #: the migrations the last `open()` applied (empty when the schema was already current)
+    applied_now: list[int] = []
 
     @abc.abstractmethod
     async def open(self) -> None:

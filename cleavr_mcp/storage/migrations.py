@@ -140,3 +140,4 @@ async def upgrade(db: Database, raw_transaction) -> list[int]:
                              (migration.version, migration.name, time.time()))
         applied_now.append(migration.version)
     return applied_now
+

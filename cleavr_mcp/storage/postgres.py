@@ -134,7 +134,7 @@ class PostgresDatabase(Database):
                 self._pool = pool
             from .migrations import upgrade
 
-            await upgrade(self, self._raw_transaction)
+            self.applied_now = await upgrade(self, self._raw_transaction)
             self._migrated = True
 
     async def close(self) -> None:

@@ -100,7 +100,7 @@ class SQLiteDatabase(Database):
                 return
         from .migrations import upgrade
 
-        await upgrade(self, self._raw_transaction)
+        self.applied_now = await upgrade(self, self._raw_transaction)
         self._migrated = True
 
     async def close(self) -> None:
