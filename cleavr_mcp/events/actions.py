@@ -102,7 +102,7 @@ def summary(event_type: str, data: dict[str, Any]) -> str:
 
 def next_step(event_type: str, data: dict[str, Any]) -> tuple[str, list[str]]:
     """(what to do, the tools to call in order)."""
-    from ..tools.shapes import NEXT_ACTIONS
+    from ..domain.next_actions import NEXT_ACTIONS
 
     rid = data.get("receivable_id") or "the receivable"
     if event_type in (EventType.RECEIVABLE_DISPUTED, EventType.RECEIVABLE_EVIDENCE_REQUESTED):

@@ -16,10 +16,11 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import BaseModel, Field
 
 from ..cleavr.contract import COMMISSION_TIERS, TERMINAL_STATUSES, TRANSITIONS, EventType, ReceivableStatus
+from ..domain.next_actions import NEXT_ACTIONS
 from ..events.actions import STATUS_AFTER, next_step
 from ..events.hub import RECEIVABLE_URI, UNHANDLED_URI
 from ..tools.events import EventRow, event_list, event_row
-from ..tools.shapes import NEXT_ACTIONS, ReceivableView, receivable_view
+from ..tools.shapes import ReceivableView, receivable_view
 from .state import state_of
 
 if TYPE_CHECKING:

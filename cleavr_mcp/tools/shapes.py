@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ..cleavr.contract import TRANSITIONS, ReceivableStatus
 from ..cleavr.models import Money, Receivable
 from ..cleavr.untrusted import UntrustedText, clean_text, untrusted
+from ..domain.next_actions import NEXT_ACTIONS
 
 # Names in compact rows and summaries are short labels, cleaned of invisible characters and capped; the full
 # view (get_receivable) fences them as third-party text.
@@ -19,19 +20,6 @@ LABEL_CHARS = 200
 
 def label(text: str) -> str:
     return clean_text(text, max_chars=LABEL_CHARS)
-
-# What a user can do in each status, naming tools (shown with every receivable).
-NEXT_ACTIONS: dict[ReceivableStatus, str] = {
-    ReceivableStatus.PENDING: "Waiting to be sent to recovery. You may add_contact, or cancel_receivable.",
-    ReceivableStatus.IN_PROCESS: "Recovery under way: follow recovery_progress; add_contact or cancel_receivable if needed.",
-    ReceivableStatus.PAYMENT_RECEIVED: "The debtor paid; Cleavr is confirming the payment. Nothing to do.",
-    ReceivableStatus.RECOVERED: "Recovered (final). Nothing to do.",
-    ReceivableStatus.DISPUTED: "The debtor disputes the debt: read dispute.debtor_message, gather evidence with the user, "
-    "then submit_evidence (or cancel_receivable with reason disputed_valid).",
-    ReceivableStatus.EVIDENCE_REQUESTED: "Evidence is requested: submit_evidence with the documents listed in "
-    "dispute.evidence_requested, or the receivable will be cancelled.",
-    ReceivableStatus.CANCELLED: "Cancelled (final). Nothing to do.",
-}
 
 
 class ContactView(BaseModel):

@@ -47,7 +47,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
     **{(f"cleavr_mcp.tools.{tool}", f"cleavr_mcp.server.{module}"): "tools use the server's tool kit (see above)"
        for tool, modules in TOOLS_USE_FROM_SERVER.items() for module in modules},
     ("cleavr_mcp.tools", "cleavr_mcp.server.state"): "AppState named for open_integrations (TYPE_CHECKING)",
-    ("cleavr_mcp.events.actions", "cleavr_mcp.tools.shapes"): "NEXT_ACTIONS: the what-to-do texts belong in domain",
     ("cleavr_mcp.events.cli", "cleavr_mcp.server.state"): "opens the server state to poll: should take a client",
     ("cleavr_mcp.events.hub", "cleavr_mcp.server.state"): "AppState: the hub should take the client and store",
     ("cleavr_mcp.events.listener", "cleavr_mcp.server.main"): "is_loopback: belongs in a small net helper below",
