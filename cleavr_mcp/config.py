@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from platformdirs import user_data_dir
@@ -135,7 +135,15 @@ class Settings(BaseSettings):
     # --- MCP server -------------------------------------------------------------------------------------
     confirmation_key: SecretStr | None = Field(None, description="HMAC key for confirmation tokens")
     confirmation_ttl_seconds: int = 600
-    fail_closed: bool = Field(False, description="Refuse risky tools when the client cannot ask the human")
+    fail_closed: bool = Field(False, description="Refuse risky tools when the client cannot ask the human "
+                              "(same as confirm_channel=elicitation)")
+    # --- approvals (server/approvals/) --------------------------------------------------------------------
+    confirm_channel: Literal["auto", "elicitation", "browser", "model-token"] = Field(
+        "auto", description="How a person approves risky writes: auto (form elicitation, else URL-mode elicitation, "
+        "else the approval page), elicitation (only the client's own; else refuse), browser (always the page), "
+        "model-token (the agent confirms with a token: explicit opt-in)")
+    approval_wait_seconds: float = Field(
+        25.0, ge=0, le=120, description="How long a tool call waits for the person's decision on the page")
     allowed_roots: PathList = Field(default_factory=list, description="Folders tools may read files from")
     read_only: bool = False
     toolsets: StrList | None = None
@@ -206,6 +214,10 @@ class Settings(BaseSettings):
         """Some auth setting is given. Whether auth is ON is decided by the verifier actually built from them
         (`server.auth.auth_installed`), never by this."""
         return bool(self.auth_tokens or self.auth_token_hashes or self.jwks_url)
+
+    @property
+    def effective_confirm_channel(self) -> str:
+        return "elicitation" if self.fail_closed and self.confirm_channel == "auto" else self.confirm_channel
 
     @property
     def mcp_url(self) -> str:

@@ -98,8 +98,12 @@ class CleavrMCP(MCPServer[AppState]):
         if spec is None or not policy.allows(spec):
             why = policy.why_not(spec) if spec is not None else "no such tool"
             return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} is not available: {why}.", tool=name)
+        from .approvals.flow import UrlElicitationRequired
+
         try:
             return await super().call_tool(name, arguments, context)
+        except UrlElicitationRequired as exc:  # 2026-07-28 URL-mode elicitation of the approval page
+            return exc.result
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 return validation_error_result(exc.__cause__, tool=name)
@@ -143,10 +147,20 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
 
     events = EventHub(settings)  # inbox, subscribers, poller, webhook receiver (events/)
 
+    from .approvals.service import ApprovalService
+    from .state import confirmation_key
+
+    approvals = ApprovalService(settings, confirmation_key(settings))  # one ledger + page for every connection
+
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         async with open_state(settings) as state, events.attached(state):
-            yield state
+            state.extras["approvals"] = approvals
+            approvals.acquire()
+            try:
+                yield state
+            finally:
+                approvals.release()
 
     instructions = INSTRUCTIONS
     if any(spec.toolset is Toolset.CLEVERINVO for spec in specs.values()):
@@ -166,6 +180,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     server = CleavrMCP(settings, specs, name="cleavr-mcp", title="Cleavr debt recovery", version=__version__,
                        instructions=instructions, lifespan=lifespan, subscriptions=events.bus,
                        extensions=[apps_extension()], **server_security(settings))
+    server.approvals = approvals
     policy = server.policy
     for spec in specs.values():
         if not policy.allows(spec):

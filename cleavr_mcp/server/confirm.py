@@ -1,14 +1,16 @@
 """Human confirmation for risky writes, enforced by the server.
 
-Two ways a human can approve a write:
+How a human approves a write (the channel is chosen in `approvals.channels`, CLEAVR_MCP_CONFIRM_CHANNEL):
 
-1. **Elicitation** (the client can ask the human): a resolver returns `Elicit(question, form)`; the SDK carries it
-   as an `InputRequiredResult` (2026-07-28) or an `elicitation/create` request (2025-era back-channel). The tool
-   body only runs the write on an *accepted* form whose `confirm` box is ticked.
-2. **Confirmation token** (the client cannot ask): the first call returns `confirmation_required` with the
+1. **Form elicitation** (the client can ask the human): a resolver returns `Elicit(question, form)`; the SDK
+   carries it as an `InputRequiredResult` (2026-07-28) or an `elicitation/create` request (2025-era back-channel).
+   The tool body only runs the write on an *accepted* form whose `confirm` box is ticked.
+2. **URL-mode elicitation / the approval page** (`approvals/`): the person decides on a server-rendered page the
+   model cannot reach or cannot approve on; the ledger spends the decision for exactly one call.
+3. **Model-carried token** (opt-in, `model-token`): the first call returns `confirmation_required` with the
    summary and a single-use token = HMAC(key, tool, sha256(exact payload), expiry, nonce). Only a second call with
    the same payload and that token runs the write. A changed payload, an expired, replayed or forged token is
-   refused. With `fail_closed`, risky tools refuse outright instead.
+   refused. The agent confirms for the person: audited as confirmed_by=model-token.
 
 The model never sets `force_proceed` or any "confirmed" flag itself: those come only from the human's form or
 from a token the server minted over the exact payload.
@@ -30,6 +32,7 @@ from mcp.server.mcpserver import Context, Elicit
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
+from .approvals.model import View
 from .store import ServerStore, canonical_json
 
 TOKEN_PREFIX = "cmc1"
@@ -122,12 +125,20 @@ def _check_files(shown: Any, now: Sequence[tuple[str, str]]) -> None:
 
 @dataclass(frozen=True)
 class Question:
-    """What to put before the human: a message, a flat form (must contain `confirm: bool`) and a summary."""
+    """What to put before the human: a message, a flat form (must contain `confirm: bool`) and a summary.
+
+    Built with `Question.of(view, form)`: the message is then rendered by the server from the view's typed fields
+    (values made visible on one line), and the approval page shows the same view."""
 
     message: str
     form: type[BaseModel]
     summary: dict[str, Any] = field(default_factory=dict)
     blocking: tuple[str, str] | None = None  # (code, message): cannot be approved by token (e.g. no email)
+    view: View | None = None
+
+    @classmethod
+    def of(cls, view: View, form: type[BaseModel], blocking: tuple[str, str] | None = None) -> Question:
+        return cls(message=view.message(), form=form, blocking=blocking, view=view)
 
 
 @dataclass(frozen=True)
@@ -151,12 +162,27 @@ def can_elicit(ctx: Context) -> bool:
     return bool(getattr(ctx.session, "can_send_request", False))
 
 
+def url_elicitation_possible(ctx: Context) -> bool:
+    """The client advertises URL-mode elicitation on a connection where the server can send it (2026-07-28:
+    in an InputRequiredResult; 2025-era: over the back-channel)."""
+    from .approvals.channels import can_elicit_url
+
+    if not can_elicit_url(ctx):
+        return False
+    version = ctx.protocol_version
+    if version is not None and is_version_at_least(version, _MODERN):
+        return True
+    return bool(getattr(ctx.session, "can_send_request", False))
+
+
 def ask(ctx: Context, question: Question) -> Elicit[BaseModel] | CannotAsk:
-    """The resolver's answer: ask the human when the client can, else hand the question to the token flow."""
+    """The resolver's answer: ask the human in a form when the client can (and the setting allows), else hand the
+    question to `writes.approve`, which picks the approval page, URL-mode elicitation or the token."""
     from .state import state_of
 
-    if state_of(ctx).live_writes_blocked:
+    state = state_of(ctx)
+    if state.live_writes_blocked:
         return CannotAsk(question)  # the write will be refused: do not bother the human with a question
-    if can_elicit(ctx):
+    if state.settings.effective_confirm_channel != "browser" and can_elicit(ctx):
         return Elicit(question.message, question.form)
     return CannotAsk(question)

@@ -229,6 +229,7 @@ def build_http_app(server: CleavrMCP, settings: Settings):
             return JSONResponse({"status": "ok", "version": __version__, "environment": settings.environment.value})
         return PlainTextResponse("ok")
 
+    mount_approval_page(server, settings, verifier)
     app = server.streamable_http_app(
         host=settings.http_host,
         stateless_http=settings.stateless_http,
@@ -236,6 +237,17 @@ def build_http_app(server: CleavrMCP, settings: Settings):
         transport_security=transport_security(settings),  # the SDK's check, kept as a second layer
     )
     return guard_host_origin(app, settings)
+
+
+def mount_approval_page(server: CleavrMCP, settings: Settings, verifier: Any) -> None:
+    """The approval page on the HTTP app itself (/approvals/<id>): same Host allow-list as /mcp; over
+    authenticated HTTP the page asks for the person's own credential (checked by the server's own verifier)."""
+    from .approvals.page import routes
+
+    security = transport_security(settings)
+    server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], list(security.allowed_hosts), verifier)
+    for route in routes(server.approvals):
+        server.custom_route(route.path, methods=sorted(route.methods - {"HEAD"}))(route.endpoint)
 
 
 async def _authenticated(verifier: Any, request: Request) -> bool:

@@ -6,6 +6,7 @@ write happened, and how it was confirmed, is recorded here and nowhere else.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,7 +36,7 @@ class Failed:
 
 @dataclass(frozen=True)
 class Approval:
-    how: str  # "elicitation" | "token" | "not_required"
+    how: str  # "elicitation" | "page" | "url-elicitation" | "model-token" | "not_required"
     answers: dict[str, Any] = field(default_factory=dict)
 
 
@@ -63,12 +64,11 @@ async def approve(
 ) -> Approval | Stop:
     """Turn the resolver's outcome (elicitation answer, or CannotAsk) into an approval or a stop.
 
-    `files`: the files the question showed; a token then covers their content, and a change is refused."""
-    from ..tools.shapes import ConfirmationRequired
+    `files`: the files the question showed; a token or a page approval then covers their content, and a change
+    is refused."""
 
     state = state_of(ctx)
     digest = payload_digest(payload)
-    shown_files = [(f.filename, f.sha256) for f in files]
 
     async def refused(how: str, result: Any, code: str | None = None) -> Stop:
         await state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
@@ -93,16 +93,41 @@ async def approve(
             return Stop(data.error)
         return Stop(from_exception(data.error, tool=tool))
     if isinstance(data, CannotAsk):
-        question = data.question
-        if state.settings.fail_closed:
-            return await refused("none", error_result(code="CANNOT_CONFIRM", message=(
-                f"{tool} needs a human confirmation and this client cannot ask for one."), tool=tool), "CANNOT_CONFIRM")
+        return await _without_form(ctx, state, tool=tool, question=data.question, payload=payload,
+                                   confirmation_token=confirmation_token, outcome=outcome, refused=refused,
+                                   user_id=user_id, shown_files=[(f.filename, f.sha256) for f in files])
+    answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
+    if not answers.get("confirm"):
+        return await refused("elicitation", _outcome(outcome, state, "declined",
+                                               "The user did not tick the confirmation box. Nothing was sent."),
+                       "NOT_CONFIRMED")
+    return Approval("elicitation", answers)
+
+
+async def _without_form(ctx: Context, state: AppState, *, tool: str, question, payload: dict[str, Any],
+                        confirmation_token: str | None, outcome: Callable[..., Any], refused,
+                        user_id: str | None, shown_files: list[tuple[str, str]]) -> Approval | Stop:
+    """No form can carry the question: the channel the setting and the client allow (approvals.channels)."""
+    from ..tools.shapes import ApprovalPending, ConfirmationRequired
+    from .approvals.channels import SETTING, choose
+    from .approvals.flow import out_of_band
+    from .approvals.model import View
+
+    channel = choose(ctx, state.settings, form_possible=False)
+    digest = payload_digest(payload)
+    if channel == "none":
+        return await refused("none", error_result(code="CANNOT_CONFIRM", message=(
+            f"{tool} needs a person's approval and this client cannot ask for one ({SETTING}="
+            f"{state.settings.effective_confirm_channel})."), tool=tool,
+            next_step=f"Use a client with elicitation, or set {SETTING}=auto to approve on the approval page."),
+            "CANNOT_CONFIRM")
+    if channel == "model-token":
         if question.blocking:
             return Stop(error_result(code=question.blocking[0], message=question.blocking[1], tool=tool))
         if confirmation_token is None:
             token, expires = state.tokens.mint(tool, payload, files=shown_files)
             await state.store.append_audit(tool=tool, environment=state.environment.value, user_id=user_id,
-                                     payload_sha256=digest, confirmed_by="token", outcome="confirmation_required")
+                                     payload_sha256=digest, confirmed_by="model-token", outcome="confirmation_required")
             return Stop(_outcome(
                 outcome, state, "confirmation_required",
                 "Nothing was sent. Show the summary to the user; if they explicitly agree, call this tool again with "
@@ -116,21 +141,48 @@ async def approve(
             await state.tokens.redeem(tool, payload, confirmation_token, files=shown_files)
         except ConfirmationError as exc:
             if exc.reason == "file_changed":
-                return await refused("token", error_result(
+                return await refused("model-token", error_result(
                     code="FILE_CHANGED", message=exc.message + " Nothing was sent.", field="confirmation_token",
                     tool=tool, environment=state.environment.value,
                     next_step=f"Call {tool} again without confirmation_token: the new summary shows the file as it "
                     "is now, for the user to confirm."), "FILE_CHANGED")
-            return await refused("token", error_result(code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})",
-                                                 field="confirmation_token", tool=tool,
-                                                 environment=state.environment.value), f"TOKEN_{exc.reason.upper()}")
-        return Approval("token", {"confirm": True, "proceed_without_phone": True})
-    answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
-    if not answers.get("confirm"):
-        return await refused("elicitation", _outcome(outcome, state, "declined",
-                                               "The user did not tick the confirmation box. Nothing was sent."),
-                       "NOT_CONFIRMED")
-    return Approval("elicitation", answers)
+            return await refused("model-token", error_result(
+                code="CONFIRMATION_INVALID", message=f"{exc.message} ({exc.reason})", field="confirmation_token",
+                tool=tool, environment=state.environment.value), f"TOKEN_{exc.reason.upper()}")
+        return Approval("model-token", {"confirm": True, "proceed_without_phone": True})
+
+    how = "url-elicitation" if channel == "url" else "page"
+    view = question.view or View(title=question.message)
+    # The page showed the files' SHA-256: the approval covers their content, so a file changed since is a new write.
+    page_digest = payload_digest({"payload": payload, "files": shown_files}) if shown_files else digest
+    decision = await out_of_band(ctx, state, tool=tool, payload=payload, digest=page_digest, view=view,
+                                 channel=channel)
+    if decision.state == "approved":
+        return Approval(how, decision.answers)
+    if decision.state == "declined":
+        return await refused(how, _outcome(outcome, state, "declined",
+                                     "The person declined on the approval page. Nothing was sent to Cleavr."),
+                       "DECLINED")
+    if decision.state == "unavailable":
+        return await refused(how, error_result(code="CANNOT_CONFIRM", tool=tool, message=(
+            f"{tool} needs a person's approval; no web browser could be opened to show the approval page."),
+            next_step=f"Set BROWSER to the browser command, or {SETTING}=model-token to let the agent confirm."),
+            "BROWSER_UNAVAILABLE")
+    expires = datetime.fromtimestamp(time.time() + state.settings.confirmation_ttl_seconds, UTC)
+    if decision.url is not None and channel == "page-link":
+        pending = ApprovalPending(asked_in="link", approval_url=decision.url, expires_at=expires)
+        message = ("Nothing was sent. Give the approval_url to the person: they open it, sign in and approve or "
+                   "decline. You cannot approve it yourself.")
+    elif channel == "url":
+        pending = ApprovalPending(asked_in="client", expires_at=expires)
+        message = "Nothing was sent yet. The person is being asked on the approval page your client showed them."
+    else:
+        pending = ApprovalPending(asked_in="browser", expires_at=expires)
+        message = ("Nothing was sent yet. The person is being asked in their web browser, on a page showing "
+                   "exactly this request; they approve or decline there.")
+    return Stop(_outcome(outcome, state, "approval_pending", message, approval=pending,
+                         next_step=f"Tell the person to answer in the browser, then call {tool} again with the same "
+                         "arguments to learn the outcome."))
 
 
 async def execute(

@@ -64,6 +64,8 @@ from ..cleverinvo import (
     to_receivable,
 )
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
+from ..server.approvals.model import Fact, View
+from ..server.approvals.text import visible
 from ..server.confirm import Question, ask, payload_digest
 from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
@@ -747,12 +749,17 @@ async def _ask_recover(
             quote_line = f"Commission: {rate:.2f} % of what Cleavr recovers ({tier})"
     except Exception as exc:  # noqa: BLE001
         return Failed(from_exception(exc, tool="recover_invoice", environment=state.environment.value))
+    number = visible(inv.invoice_number, limit=80)  # CleverInvo data: one visible line, whatever it holds
     lines = [
-        f"Send CleverInvo invoice {inv.invoice_number} to Cleavr for debt recovery ({state.environment.value})?",
-        f"Debtor: {_debtor_line(mapped)}",
-        f"Invoice {inv.invoice_number}: {euros(inv.total)} incl. tax, issued {inv.issue_date}, due {inv.due_date} "
+        f"Send CleverInvo invoice {number} to Cleavr for debt recovery ({state.environment.value})?",
+        f"Debtor: {visible(_debtor_line(mapped), limit=400)}",
+        f"Invoice {number}: {euros(inv.total)} incl. tax, issued {inv.issue_date}, due {inv.due_date} "
         f"({verdict.days_overdue} days overdue), status {verdict.status} in CleverInvo",
     ]
+    facts = [Fact("Environment", state.environment.value), Fact("Debtor", _debtor_line(mapped)),
+             Fact("Invoice", inv.invoice_number), Fact("Amount incl. tax", euros(inv.total)),
+             Fact("Issued", inv.issue_date.isoformat()), Fact("Due", inv.due_date.isoformat()),
+             Fact("Days overdue", str(verdict.days_overdue)), Fact("Status", str(verdict.status))]
     if ask_amount:
         if inv.amount_due is not None:
             paid = inv.total - inv.amount_due
@@ -764,11 +771,16 @@ async def _ask_recover(
         lines.append(f"Amount Cleavr would recover: {euros(due)}." if due is not None
                      else "Enter the amount still due below.")
     lines.append(quote_line)
-    lines += [n for n in mapped.notes if not n.startswith("Partially paid")]
+    facts.append(Fact("Commission", quote_line.removeprefix("Commission: ")))
+    mapping_notes = [visible(n, limit=400) for n in mapped.notes if not n.startswith("Partially paid")]
+    lines += mapping_notes
+    page_notes = [*lines[3:-1 - len(mapping_notes)], *mapping_notes]
     if need_email:
         lines.append("No debtor email: Cleavr requires one — enter it below.")
+        page_notes.append("No debtor email: Cleavr requires one; enter it below.")
     if need_phone:
         lines.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Give a phone, or agree to proceed without one.")
+        page_notes.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.")
     blocking = None
     if need_email:
         blocking = ("DEBTOR_EMAIL_NEEDED", f"The client of invoice {inv.invoice_number} has no email in CleverInvo "
@@ -778,7 +790,11 @@ async def _ask_recover(
                     "how much is still due. Nothing was sent.")
     form = recovery_form(need_email=need_email, need_phone=need_phone, ask_amount=ask_amount,
                          amount_due=f"{due:.2f}" if due is not None else None)
-    return ask(ctx, Question(message="\n".join(lines), form=form, blocking=blocking))
+    view = View(title="Recover this CleverInvo invoice through Cleavr?", facts=tuple(facts), notes=tuple(page_notes),
+                ask_email=need_email, ask_phone=need_phone,
+                ask_amount=(f"{due:.2f}" if due is not None else "") if ask_amount else None,
+                ask_amount_required=ask_amount)
+    return ask(ctx, Question(message="\n".join(lines), form=form, blocking=blocking, view=view))
 
 
 class RecoverOutcome(WriteOutcome):
@@ -962,13 +978,16 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
              f"({state.environment.value})?",
              f"Total {euros(total)} still due; commission if all recovered {euros(fees)}; you would receive "
              f"{euros(total - fees)}."]
+    rows = tuple((e.invoice.invoice_number, e.client_name, euros(e.verdict.amount_due or Decimal(0)),
+                  str(e.verdict.days_overdue), f"{e.fee['rate_percentage']:.2f} %",  # type: ignore[index]
+                  "✓" if e.has_phone else "—") for e in plan.to_send)
     for e in plan.to_send[:30]:
         due, rate = e.verdict.amount_due, e.fee["rate_percentage"]  # type: ignore[index]
         assert due is not None
         flag = "" if e.has_phone else " (no phone)"
         if due != e.verdict.total:
             flag += f" (partially paid: {euros(due)} of {euros(e.verdict.total)} still due)"
-        lines.append(f"- {e.invoice.invoice_number} {e.client_name}: {euros(due)}, "
+        lines.append(f"- {visible(e.invoice.invoice_number, limit=80)} {visible(e.client_name, limit=120)}: {euros(due)}, "
                      f"{e.verdict.days_overdue} days overdue, fee {rate:.2f} %{flag}")
     if len(plan.to_send) > 30:
         lines.append(f"- … and {len(plan.to_send) - 30} more")
@@ -986,7 +1005,13 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
                      f"({', '.join(why) or 'see results'}).")
     if plan.already:
         lines.append(f"Already on Cleavr, not sent again: {len(plan.already)}.")
-    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm))
+    view = View(title="Recover these CleverInvo invoices through Cleavr?", facts=(
+        Fact("Environment", state.environment.value), Fact("Invoice(s)", str(len(plan.to_send))),
+        Fact("Total", euros(total)), Fact("Commission if all recovered", euros(fees)),
+        Fact("You receive", euros(total - fees))),
+        columns=("Invoice", "Client", "Amount", "Days overdue", "Fee", "Phone"), rows=rows,
+        notes=tuple(line for line in lines[2:] if not line.startswith("- ")), batch_without_phone=len(plan.no_phone))
+    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm, view=view))
 
 
 class InvoiceRecoveryResult(BatchItemResult):

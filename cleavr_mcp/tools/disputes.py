@@ -11,6 +11,8 @@ from pydantic import Field
 
 from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, DocumentType, PartialPaymentAction
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
+from ..server.approvals.model import Fact, FileFact, View
+from ..server.approvals.text import visible
 from ..server.confirm import Question, ask
 from ..server.errors import error_result
 from ..server.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
@@ -68,17 +70,23 @@ async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFil
                                    "disputed or evidence_requested."))
     if isinstance(held, FileInputError):
         return Failed(_file_error(held, held.index, "submit_evidence"))
-    lines = [f"Send this evidence to Cleavr for the dispute on {rec.debtor.company_name} "
-             f"({euros(rec.amount)}, invoice(s) {', '.join(rec.invoice.numbers)}) — {state.environment.value}?",
+    lines = [f"Send this evidence to Cleavr for the dispute on {visible(rec.debtor.company_name)} "
+             f"({euros(rec.amount)}, invoice(s) {visible(', '.join(rec.invoice.numbers))}) — {state.environment.value}?",
              "Documents:"]
     # The SHA-256 prefix makes the question differ when a file's content does: an answer to an earlier round's
     # question then no longer counts (the SDK asks again), and a token no longer matches.
-    lines += [f"  - {f.filename} ({d.type.value}, {human_size(f.size)}, SHA-256 {f.sha256_prefix})"
+    lines += [f"  - {visible(f.filename, limit=120)} ({d.type.value}, {human_size(f.size)}, SHA-256 {f.sha256_prefix})"
               for f, d in zip(held, documents)]
-    excerpt = statement if len(statement) <= 400 else statement[:400] + "…"
-    lines.append(f"Statement: {excerpt}")
+    lines.append(f"Statement: {visible(statement, limit=400)}")
     lines.append("Cleavr forwards the evidence and resumes recovery.")
-    return ask(ctx, Question(message="\n".join(lines), form=Confirm,
+    view = View(title="Send this evidence to Cleavr for the dispute?", facts=(
+        Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
+        Fact("Debtor", rec.debtor.company_name), Fact("Invoice(s)", ", ".join(rec.invoice.numbers)),
+        Fact("Amount incl. tax", euros(rec.amount)), Fact("Statement", statement)),
+        files=tuple(FileFact(name=f.filename, size=f.size, sha256=f.sha256, kind=d.type.value)
+                    for f, d in zip(held, documents)),
+        notes=("Cleavr forwards the evidence and resumes recovery.",))
+    return ask(ctx, Question(message="\n".join(lines), form=Confirm, view=view,
                              summary={"documents": [f.summary() | {"type": d.type.value} for f, d in zip(held, documents)]}))
 
 
@@ -128,7 +136,8 @@ ACTION_TEXT = {
 }
 
 
-async def _ask_partial(receivable_id: ReceivableId, action: PartialPaymentAction, ctx: Context) -> Any:
+async def _ask_partial(receivable_id: ReceivableId, action: PartialPaymentAction, notes: str | None,
+                       ctx: Context) -> Any:
     state = state_of(ctx)
     rec = await current_receivable(ctx, receivable_id)
     if isinstance(rec, Failed):
@@ -139,11 +148,16 @@ async def _ask_partial(receivable_id: ReceivableId, action: PartialPaymentAction
                                    details={"current_status": rec.status.value}))
     pp = rec.partial_payment
     message = "\n".join([
-        f"{rec.debtor.company_name} paid {euros(pp.paid_amount)} of {euros(pp.original_amount)} "
+        f"{visible(rec.debtor.company_name)} paid {euros(pp.paid_amount)} of {euros(pp.original_amount)} "
         f"(remaining {euros(pp.remaining_amount)}) — {state.environment.value}.",
         f"Decision: {action.value} — {ACTION_TEXT[action]}. Confirm?",
     ])
-    return ask(ctx, Question(message=message, form=Confirm))
+    view = View(title="Decide on this partial payment?", facts=(
+        Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
+        Fact("Debtor", rec.debtor.company_name), Fact("Paid", f"{euros(pp.paid_amount)} / {euros(pp.original_amount)}"),
+        Fact("Remaining", euros(pp.remaining_amount)), Fact("Decision", f"{action.value} — {ACTION_TEXT[action]}")) + (
+        (Fact("Notes", notes),) if notes else ()))
+    return ask(ctx, Question(message=message, form=Confirm, view=view))
 
 
 class PartialPaymentOutcome(WriteOutcome):

@@ -28,6 +28,8 @@ from ..cleavr.models import (
     UserId,
 )
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
+from ..server.approvals.model import Fact, View
+from ..server.approvals.text import visible
 from ..server.confirm import Question, ask
 from ..server.errors import error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
@@ -101,6 +103,7 @@ def _with_contact_details(debtor: Debtor, *, email: str | None, phone: str | Non
 
 
 def _describe_debtor(debtor: Debtor) -> str:
+    """Data (made visible when shown): the name as given, then its identifier."""
     ident = f" (SIRET {debtor.siret})" if debtor.siret else (f" (VAT {debtor.vat_number})" if debtor.vat_number else "")
     return f"{debtor.company_name}{ident}"
 
@@ -141,31 +144,40 @@ async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
                 code="USER_NOT_ONBOARDED",
                 message=f"Creditor {receivable.user_id} has not completed onboarding (status {status.status.value}).",
                 details={"onboarding_url": status.onboarding_url}, tool="submit_receivable"))
-        quote_line, _ = await _quote_line(state, prepared.invoice.amount, prepared.invoice.issue_date)
+        quote_parts = await _quote_line(state, prepared.invoice.amount, prepared.invoice.issue_date)
     except Exception as exc:  # noqa: BLE001 - reported by the tool body as an isError result
         return Failed(exc)
     inv = prepared.invoice
     overdue = days_since(inv.due_date)
-    lines = [
-        f"Submit this unpaid invoice to Cleavr for debt recovery ({state.environment.value})?",
-        f"Debtor: {_describe_debtor(receivable.debtor)}",
-        f"Invoice(s): {', '.join(inv.numbers)} — {euros(inv.amount)} incl. tax, issued {inv.issue_date}, "
-        f"due {inv.due_date}" + (f" ({overdue} days overdue)" if overdue > 0 else ""),
-        quote_line,
+    _, quote = quote_parts
+    facts = [
+        Fact("Environment", state.environment.value),
+        Fact("Debtor", _describe_debtor(receivable.debtor)),
+        Fact("Invoice(s)", ", ".join(inv.numbers)),
+        Fact("Amount incl. tax", euros(inv.amount)),
+        Fact("Issued", inv.issue_date.isoformat()),
+        Fact("Due", inv.due_date.isoformat()),
     ]
-    lines += [f"Check: Cleavr read {d.cleavr or 'nothing'} for {d.field}; the PDF says {d.pdf}"
+    if overdue > 0:
+        facts.append(Fact("Days overdue", str(overdue)))
+    facts.append(Fact("Commission", f"{quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
+                                    f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})"))
+    # What the extraction disagreed on (data, shown on one visible line each)
+    facts += [Fact("Check", f"{d.field}: Cleavr read {d.cleavr or 'nothing'}; the PDF says {d.pdf}")
               for d in receivable.discrepancies]
+    notes = []
     if need_email:
-        lines.append("No debtor email: Cleavr requires one — enter it below.")
+        notes.append("No debtor email: Cleavr requires one; enter it below.")
     if need_phone:
-        lines.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or tick 'proceed without phone'.")
+        notes.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.")
     blocking = None
     if need_email:
         blocking = ("MISSING_EMAIL_CONTACT",
                     "No debtor contact has an email and this client cannot show a form. Ask the user for the "
                     "debtor's email, add it to debtor.contacts[0].email, and call submit_receivable again.")
-    question = Question(message="\n".join(lines), form=submission_form(need_email=need_email, need_phone=need_phone),
-                        blocking=blocking)
+    view = View(title="Submit this unpaid invoice to Cleavr for debt recovery?", facts=tuple(facts),
+                notes=tuple(notes), ask_email=need_email, ask_phone=need_phone)
+    question = Question.of(view, submission_form(need_email=need_email, need_phone=need_phone), blocking=blocking)
     return ask(ctx, question)
 
 
@@ -340,7 +352,7 @@ async def current_receivable(ctx: Context, receivable_id: str) -> Receivable | F
         return Failed(exc)
 
 
-async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, ctx: Context) -> Any:
+async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, notes: str | None, ctx: Context) -> Any:
     state = state_of(ctx)
     rec = await current_receivable(ctx, receivable_id)
     if isinstance(rec, Failed):
@@ -351,12 +363,19 @@ async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, ctx: Co
             message=f"{receivable_id} is {rec.status.value}; only pending, in_process, disputed or evidence_requested "
             "receivables can be cancelled.", details={"current_status": rec.status.value}))
     message = "\n".join([
-        f"Cancel the recovery of {euros(rec.amount)} owed by {rec.debtor.company_name} "
-        f"(invoice(s) {', '.join(rec.invoice.numbers)}, now {rec.status.value}) — {state.environment.value}?",
+        f"Cancel the recovery of {euros(rec.amount)} owed by {visible(rec.debtor.company_name)} "
+        f"(invoice(s) {visible(', '.join(rec.invoice.numbers))}, now {rec.status.value}) — {state.environment.value}?",
         f"Reason: {reason.value} ({CANCEL_REASONS[reason]}).",
         "This is final: Cleavr stops every recovery action and the receivable cannot be reopened.",
     ])
-    return ask(ctx, Question(message=message, form=Confirm))
+    view = View(title="Cancel this recovery?", facts=(
+        Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
+        Fact("Debtor", rec.debtor.company_name), Fact("Invoice(s)", ", ".join(rec.invoice.numbers)),
+        Fact("Amount incl. tax", euros(rec.amount)), Fact("Status", rec.status.value),
+        Fact("Reason", f"{reason.value} ({CANCEL_REASONS[reason]})")) + (
+        (Fact("Notes", notes),) if notes else ()),
+        notes=("This is final: Cleavr stops every recovery action and the receivable cannot be reopened.",))
+    return ask(ctx, Question(message=message, form=Confirm, view=view))
 
 
 class CancelOutcome(WriteOutcome):
@@ -445,12 +464,28 @@ async def _ask_batch(receivables: list[ReceivableSubmission], ctx: Context) -> A
                 for _, c in plan.valid), Decimal(0))
     lines = [f"Submit {len(plan.valid)} receivable(s) to Cleavr for debt recovery ({state.environment.value})?",
              f"Total {euros(total)}; commission if all recovered {euros(fees)}; you would receive {euros(total - fees)}."]
+    rows = []
+    for index, create in plan.valid:
+        inv = create.invoice
+        rows.append((str(index), create.debtor.company_name, ", ".join(inv.numbers), euros(inv.amount),
+                     str(days_since(inv.due_date)), "—" if index in plan.no_phone else "✓"))
+        lines.append(f"  - #{index} {visible(create.debtor.company_name, limit=80)}: "
+                     f"{visible(', '.join(inv.numbers), limit=80)} {euros(inv.amount)}")
     if plan.invalid:
         lines.append(f"{len(plan.invalid)} item(s) are invalid and will not be sent.")
     if plan.no_phone:
         lines.append(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE} "
                      "Tick 'proceed without phone' to send them too; otherwise they are skipped.")
-    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm))
+    facts = [Fact("Environment", state.environment.value), Fact("Receivables", str(len(plan.valid))),
+             Fact("Total", euros(total)), Fact("Commission if all recovered", euros(fees)),
+             Fact("You receive", euros(total - fees))]
+    if plan.invalid:
+        facts.append(Fact("Invalid (not sent)", ", ".join(f"#{r.index}" for r in plan.invalid)))
+    view = View(title="Submit these receivables to Cleavr for debt recovery?", facts=tuple(facts),
+                columns=("#", "Debtor", "Invoice(s)", "Amount incl. tax", "Days overdue", "Phone"), rows=tuple(rows),
+                notes=(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE}",) if plan.no_phone else (),
+                batch_without_phone=len(plan.no_phone))
+    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm, view=view))
 
 
 # The batch's items are submit_receivable's `receivable`: shown as a reference plus the required skeleton instead of

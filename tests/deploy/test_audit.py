@@ -35,7 +35,7 @@ def new_user(email: str, name: str = "Atelier Dupont") -> dict:
 
 
 async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, monkeypatch, capsys):
-    server = build_server(settings)
+    server = build_server(settings.model_copy(update={"confirm_channel": "model-token"}))  # 7-9: the opt-in
     confirmed = submission(sandbox.demo_user)
     declined = submission(sandbox.demo_user)
     by_token = submission(sandbox.demo_user)
@@ -52,7 +52,7 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
         exists = await client.call_tool("create_user", {"user": new_user(email, "Other name")})  # 5 failed
     async with Client(server, elicitation_callback=Human(action="decline")) as client:
         no = await client.call_tool("submit_receivable", {"receivable": declined})  # 6 refused (declined)
-    async with Client(server) as client:  # cannot elicit: the token flow
+    async with Client(server) as client:  # cannot elicit: the token flow (model-token opt-in)
         asked = await client.call_tool("submit_receivable", {"receivable": by_token})  # 7 confirmation_required
         token = sc(asked)["confirmation"]["confirmation_token"]
         minted.append(token)
@@ -77,9 +77,9 @@ async def test_audit_rows_for_every_kind_of_write(sandbox, settings, tmp_path, m
         ("create_user", "not_required", "done", False, None),
         ("create_user", "not_required", "failed", False, "USER_EXISTS"),
         ("submit_receivable", "elicitation", "refused", False, "DECLINED"),
-        ("submit_receivable", "token", "confirmation_required", False, None),
-        ("submit_receivable", "token", "done", False, None),
-        ("submit_receivable", "token", "refused", False, "TOKEN_REPLAYED"),
+        ("submit_receivable", "model-token", "confirmation_required", False, None),
+        ("submit_receivable", "model-token", "done", False, None),
+        ("submit_receivable", "model-token", "refused", False, "TOKEN_REPLAYED"),
     ]
     assert error_of(failed)["code"] in {"IDEMPOTENCY_KEY_REUSED", "DUPLICATE_RECEIVABLE"}
     assert rows[0].result_id == rows[1].result_id == sc(ok)["receivable"]["id"]

@@ -29,7 +29,7 @@ def replicas(sandbox, tmp_path, *keys: str, **values):
         for key in keys:
             sock, port = bound_socket()
             settings = sandbox.api_settings(tmp_path, http_port=port, confirmation_key=key, auth_tokens=[TOKEN],
-                                            **values)
+                                            **{"confirm_channel": "model-token", **values})
             base = stack.enter_context(running_app(build_http_app(build_server(settings), settings), sock))
             out.append((f"{base}/mcp", settings))
         yield out
@@ -75,9 +75,9 @@ async def test_same_keys_accept_each_others_confirmation_tokens(sandbox, tmp_pat
     created = await receivable_ids(sandbox, body["invoice"]["numbers"][0])
     assert created == [sc(second)["receivable"]["id"]] == [sc(replayed_on_a)["receivable"]["id"]]
     assert [(r.outcome, r.confirmed_by, r.replayed) for r in audit_rows(settings_a)] == [
-        ("confirmation_required", "token", False), ("done", "token", True)]
+        ("confirmation_required", "model-token", False), ("done", "model-token", True)]
     assert [(r.outcome, r.confirmed_by, r.result_id, r.error_code) for r in audit_rows(settings_b)] == [
-        ("done", "token", created[0], None), ("refused", "token", None, "TOKEN_REPLAYED")]
+        ("done", "model-token", created[0], None), ("refused", "model-token", None, "TOKEN_REPLAYED")]
 
 
 async def test_different_keys_refuse_the_token_as_forged(sandbox, tmp_path):

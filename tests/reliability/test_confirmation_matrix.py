@@ -2,7 +2,8 @@
 a human confirmed.
 
 Outcomes through elicitation (both protocol eras): accept with the box ticked (write), accept unticked, decline,
-cancel (no write). Through the token flow (a client that cannot ask): the first call (no write, a token), a forged
+cancel (no write). Through the token flow (a client that cannot ask, on a server that opted in to
+CLEAVR_MCP_CONFIRM_CHANNEL=model-token; the default approval page has its own matrix in tests/approvals): the first call (no write, a token), a forged
 token, a token for changed arguments, an expired token, a token of another tool (no write), the valid token (write)
 and the same token replayed (no second write).
 
@@ -174,12 +175,16 @@ def world(portal, tmp_path_factory) -> World:
     base = tmp_path_factory.mktemp("matrix")
     settings = Settings(_env_file=None, data_dir=base / "data", allowed_roots=[base])
     server = build_server(settings)
-    expired_server = build_server(settings.model_copy(update={"confirmation_ttl_seconds": -60}))
+    # The token cases run on the explicit opt-in (CLEAVR_MCP_CONFIRM_CHANNEL=model-token): by default a client that
+    # cannot elicit gets the approval page instead (tests/approvals/test_attack_matrix.py covers that channel).
+    token_server = build_server(settings.model_copy(update={"confirm_channel": "model-token"}))
+    expired_server = build_server(settings.model_copy(update={"confirmation_ttl_seconds": -60,
+                                                              "confirm_channel": "model-token"}))
     human = ScriptedHuman()
     managers = {
         "auto": Client(server, mode="auto", elicitation_callback=human),
         "legacy": Client(server, mode="legacy", elicitation_callback=human),
-        "silent": Client(server, mode="auto"),
+        "silent": Client(token_server, mode="auto"),
         "expired": Client(expired_server, mode="auto"),
     }
     entered = {name: portal.wrap_async_context_manager(cm) for name, cm in managers.items()}

@@ -40,3 +40,10 @@ async def admin(settings):
     a = embedded_admin(settings)
     yield a
     await a.aclose()
+
+
+@pytest.fixture
+def token_server(settings):
+    """A server where the agent confirms for the person (CLEAVR_MCP_CONFIRM_CHANNEL=model-token, an explicit
+    opt-in): what the token-flow tests exercise. The default gives a client without elicitation the approval page."""
+    return build_server(settings.model_copy(update={"confirm_channel": "model-token"}))

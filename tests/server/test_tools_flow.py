@@ -128,9 +128,9 @@ async def test_repeating_a_submission_never_creates_a_second_receivable(server, 
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_client_without_elicitation_gets_a_token_flow(server, settings, admin, mode):
+async def test_client_without_elicitation_gets_a_token_flow(token_server, settings, admin, mode):
     body = {"receivable": submission(demo_user(settings))}
-    async with client(server, mode) as c:
+    async with client(token_server, mode) as c:
         first = await c.call_tool("submit_receivable", body)
         assert not first.is_error
         assert sc(first)["status"] == "confirmation_required"
@@ -157,7 +157,7 @@ async def test_expired_token_is_refused(settings, admin):
 
     from cleavr_mcp.server.app import build_server
 
-    short = build_server(settings.model_copy(update={"confirmation_ttl_seconds": 1}))
+    short = build_server(settings.model_copy(update={"confirmation_ttl_seconds": 1, "confirm_channel": "model-token"}))
     body = {"receivable": submission(demo_user(settings))}
     async with client(short) as c:
         token = sc(await c.call_tool("submit_receivable", body))["confirmation"]["confirmation_token"]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 # The server tests' fixtures (settings, server, admin) and helpers serve here unchanged.
-from server.conftest import MODES, Human, admin, client, demo_user, embedded_admin, server, settings  # noqa: F401
+from server.conftest import MODES, Human, admin, client, demo_user, embedded_admin, server, settings, token_server  # noqa: F401
 
 from cleavr_mcp.cleavr.validation import compute_commission, days_since
 from cleavr_mcp.cleverinvo import CleverInvoClient, Client, InvoiceSummary

@@ -143,10 +143,10 @@ async def test_no_confirmation_means_nothing_is_sent(server, settings, admin, se
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_token_flow_without_elicitation(server, settings, admin, seeded, mode):
+async def test_token_flow_without_elicitation(token_server, settings, admin, seeded, mode):
     invoice = seeded.pick("Cabinet Rousseau Avocats", "OVERDUE", 364)
     args = {"invoice_id": invoice.id, "user_id": demo_user(settings)}
-    async with client(server, mode) as c:
+    async with client(token_server, mode) as c:
         first = sc(await c.call_tool("recover_invoice", args))
         assert first["status"] == "confirmation_required"
         token = first["confirmation"]["confirmation_token"]
@@ -164,10 +164,10 @@ async def test_token_flow_without_elicitation(server, settings, admin, seeded, m
     assert await receivable_count(admin) == 1
 
 
-async def test_token_flow_cannot_confirm_a_missing_email(server, settings, admin, seeded):
+async def test_token_flow_cannot_confirm_a_missing_email(token_server, settings, admin, seeded):
     invoice = seeded.pick("Garage Lefèvre", "VIEWED", 200)
     args = {"invoice_id": invoice.id, "user_id": demo_user(settings)}
-    async with client(server) as c:
+    async with client(token_server) as c:
         refused = await c.call_tool("recover_invoice", args)
         assert refused.is_error and "DEBTOR_EMAIL_NEEDED" in refused.content[0].text
         assert "ask the user" in refused.content[0].text.lower() and "debtor_email" in refused.content[0].text
@@ -214,7 +214,7 @@ async def test_a_creditor_not_onboarded_gets_the_onboarding_link(server, seeded)
     assert human.asked == []
 
 
-async def test_an_amount_given_by_the_model_is_shown_and_bounded(server, settings, admin, seeded):
+async def test_an_amount_given_by_the_model_is_shown_and_bounded(server, token_server, settings, admin, seeded):
     invoice = seeded.pick("Librairie Papillon", "OVERDUE", 250)
     args = {"invoice_id": invoice.id, "user_id": demo_user(settings)}
     human = Human()
@@ -222,7 +222,7 @@ async def test_an_amount_given_by_the_model_is_shown_and_bounded(server, setting
         too_much = await c.call_tool("recover_invoice", {**args, "amount_due": str(invoice.total + 1)})
         assert too_much.is_error and "more than the invoice total" in too_much.content[0].text
         assert human.asked == []
-    async with client(server) as c:  # token flow: the summary must show the reduced amount
+    async with client(token_server) as c:  # token flow: the summary must show the reduced amount
         first = sc(await c.call_tool("recover_invoice", {**args, "amount_due": "500.00"}))
         summary = first["confirmation"]["summary"]
         assert f"Payments: CleverInvo says €0.00 of {euros(invoice.total)} was paid" in summary

@@ -157,10 +157,10 @@ async def test_a_failed_batch_is_reported_and_a_retry_sends_it(server, settings,
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_token_flow_covers_the_exact_selection(server, settings, admin, seeded, mode):
+async def test_token_flow_covers_the_exact_selection(token_server, server, settings, admin, seeded, mode):
     user = demo_user(settings)
     args = {"user_id": user, "min_days_overdue": 180}
-    async with client(server, mode) as c:
+    async with client(token_server, mode) as c:
         first = sc(await c.call_tool("recover_invoices", args))
         assert first["status"] == "confirmation_required" and await receivable_count(admin) == 0
         summary = first["confirmation"]["summary"]

@@ -1,0 +1,130 @@
+"""The page's words in English and French, chosen from the browser's Accept-Language.
+
+Keys are the English text (titles, labels and notes the server writes); a missing French entry shows the English.
+Values (names, numbers, amounts) are data and are never translated.
+"""
+
+from __future__ import annotations
+
+from ...cleavr.contract import MISSING_PHONE_MESSAGE, SUCCESS_RATE_WITH_PHONE, SUCCESS_RATE_WITHOUT_PHONE
+
+_PHONE_FR = (f"Sans téléphone, le taux de succès passe de {SUCCESS_RATE_WITH_PHONE} % à "
+             f"{SUCCESS_RATE_WITHOUT_PHONE} %.")
+
+FR: dict[str, str] = {
+    # page furniture
+    "Approval requested": "Validation demandée",
+    "Approve": "Valider",
+    "Decline": "Refuser",
+    "Approve with this phone": "Valider avec ce téléphone",
+    "Approve without a phone": "Valider sans téléphone",
+    "Debtor phone": "Téléphone du débiteur",
+    "Debtor email (required by Cleavr)": "E-mail du débiteur (exigé par Cleavr)",
+    "Amount still due (EUR)": "Montant restant dû (EUR)",
+    "Also send the ones without a phone": "Envoyer aussi ceux sans téléphone",
+    "Documents": "Documents",
+    "File": "Fichier",
+    "Size": "Taille",
+    "SHA-256 (start)": "SHA-256 (début)",
+    "Your access token (the one your MCP client uses)": "Votre jeton d'accès (celui de votre client MCP)",
+    "Sign-in is required: this link may have reached you through the assistant, so only your own credential "
+    "can approve.": "Connexion requise : ce lien a pu vous parvenir par l'assistant ; seul votre propre identifiant "
+    "peut valider.",
+    "Nothing is sent until you press Approve.": "Rien n'est envoyé tant que vous n'avez pas appuyé sur Valider.",
+    "Approved. You can close this page and return to the assistant.":
+        "Validé. Vous pouvez fermer cette page et revenir à l'assistant.",
+    "Declined. Nothing was sent. You can close this page.": "Refusé. Rien n'a été envoyé. Vous pouvez fermer cette page.",
+    "This request has expired. Nothing was sent; ask the assistant to try again.":
+        "Cette demande a expiré. Rien n'a été envoyé ; demandez à l'assistant de recommencer.",
+    "This approval link is not valid.": "Ce lien de validation n'est pas valide.",
+    "Expires at": "Expire à",
+    "Please check the highlighted field.": "Vérifiez le champ signalé.",
+    "Enter a valid phone number, or choose Approve without a phone.":
+        "Saisissez un numéro valide, ou choisissez Valider sans téléphone.",
+    "Enter a valid email address.": "Saisissez une adresse e-mail valide.",
+    "Enter the amount in EUR with cents, e.g. 3290.00.": "Saisissez le montant en EUR avec centimes, ex. 3290.00.",
+    "This credential does not belong to the person who asked for this write.":
+        "Cet identifiant n'appartient pas à la personne qui a demandé cette opération.",
+    "The form was out of date. Please review and try again.": "Le formulaire n'était plus valable. Relisez et recommencez.",
+    # titles
+    "Submit this unpaid invoice to Cleavr for debt recovery?": "Confier cette facture impayée à Cleavr pour recouvrement ?",
+    "Submit these receivables to Cleavr for debt recovery?": "Confier ces créances à Cleavr pour recouvrement ?",
+    "Cancel this recovery?": "Annuler ce recouvrement ?",
+    "Send this evidence to Cleavr for the dispute?": "Envoyer ces justificatifs à Cleavr pour le litige ?",
+    "Decide on this partial payment?": "Décider de ce paiement partiel ?",
+    "Recover this CleverInvo invoice through Cleavr?": "Recouvrer cette facture CleverInvo via Cleavr ?",
+    "Recover these CleverInvo invoices through Cleavr?": "Recouvrer ces factures CleverInvo via Cleavr ?",
+    "Add this contact to the debtor? Cleavr will contact this person.":
+        "Ajouter ce contact au débiteur ? Cleavr contactera cette personne.",
+    "Change this receivable's CleverInvo link?": "Modifier le lien CleverInvo de cette créance ?",
+    # labels
+    "Environment": "Environnement",
+    "Debtor": "Débiteur",
+    "Invoice(s)": "Facture(s)",
+    "Amount incl. tax": "Montant TTC",
+    "Issued": "Émise le",
+    "Due": "Échéance",
+    "Days overdue": "Jours de retard",
+    "Commission": "Commission",
+    "You receive": "Vous recevez",
+    "Receivables": "Créances",
+    "Total": "Total",
+    "Commission if all recovered": "Commission si tout est recouvré",
+    "Invalid (not sent)": "Invalides (non envoyées)",
+    "Receivable": "Créance",
+    "Status": "Statut",
+    "Reason": "Motif",
+    "Notes": "Notes",
+    "Statement": "Déclaration",
+    "Paid": "Payé",
+    "Remaining": "Restant",
+    "Decision": "Décision",
+    "Contact": "Contact",
+    "New email": "Nouvel e-mail",
+    "New phone": "Nouveau téléphone",
+    "Level": "Niveau",
+    "Metadata": "Métadonnées",
+    "Invoice": "Facture",
+    "Client": "Client",
+    "Amount": "Montant",
+    "Fee": "Frais",
+    "Phone": "Téléphone",
+    "Email": "E-mail",
+    "#": "n°",
+    # notes
+    "This is final: Cleavr stops every recovery action and the receivable cannot be reopened.":
+        "C'est définitif : Cleavr arrête toute action et la créance ne peut pas être rouverte.",
+    "Cleavr forwards the evidence and resumes recovery.": "Cleavr transmet les justificatifs et reprend le recouvrement.",
+    f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.":
+        f"Pas de téléphone du débiteur. {_PHONE_FR} Saisissez un téléphone, ou choisissez de continuer sans.",
+    "No debtor email: Cleavr requires one; enter it below.": "Pas d'e-mail du débiteur : Cleavr en exige un ; saisissez-le ci-dessous.",
+}
+
+
+def pick_language(accept_language: str | None) -> str:
+    """'fr' or 'en': the first of the two the browser prefers (q-values respected), English by default."""
+    best: tuple[float, str] | None = None
+    for index, part in enumerate((accept_language or "").split(",")):
+        pieces = part.strip().split(";")
+        tag = pieces[0].strip().lower()
+        q = 1.0
+        for param in pieces[1:]:
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        lang = tag.split("-")[0]
+        if lang in ("fr", "en") and q > 0 and (best is None or q > best[0]):
+            best = (q, lang)
+        del index
+    return best[1] if best else "en"
+
+
+def translate(lang: str, text: str) -> str:
+    if lang == "fr":
+        if text in FR:
+            return FR[text]
+        # Notes the server writes with a variable part after a fixed prefix keep the English (still server text).
+    return text

@@ -1,0 +1,221 @@
+"""The approval service: one ledger of pending writes, the page that decides them, and the ways to reach the person.
+
+- `request(...)` is called by `writes.approve` when the write needs a person's yes and no elicitation form can
+  carry it. It returns the decision already taken for exactly this (tool, principal, payload), or opens a new
+  pending write and asks the person — in their browser (the server opens it: stdio, or an HTTP server on this
+  machine without auth), or through a link the model passes on (HTTP with auth: the page then requires the
+  person's own credential) — and waits a little for the answer.
+- A decision is spent once (`consume`): the write runs for exactly one call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import anyio
+
+from . import browser
+from .model import PendingWrite, View
+from .store import ApprovalStore
+
+logger = logging.getLogger("cleavr_mcp.server.approvals")
+
+# local: the server opens the person's browser; link: the URL goes to the person via the model (sign-in required);
+# url-local / url-link: the URL goes through the client's URL-mode elicitation (sign-in when over authenticated HTTP).
+Where = Literal["local", "link", "url-local", "url-link"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What `request` found: approved (with the person's answers), declined, or still waiting."""
+
+    state: Literal["approved", "declined", "pending", "unavailable"]
+    answers: dict[str, Any]
+    approval_id: str | None = None  # only for a new link-mode request: the URL goes to the person via the model
+    url: str | None = None
+    opened: bool = False
+
+
+class ApprovalService:
+    def __init__(self, settings: Any, key: bytes, *, clock=time.time) -> None:
+        self.settings = settings
+        self._key = hmac.new(key, b"cleavr-mcp/approvals/v1", hashlib.sha256).digest()
+        self.clock = clock
+        self._store: ApprovalStore | None = None
+        self._lock = threading.Lock()
+        self._users = 0
+        self._local_page: _LocalPage | None = None
+        self.http_base_url: str | None = None  # set when the routes are mounted on the HTTP app
+        self.verifier: Any = None  # the HTTP deployment's token verifier (link mode sign-in)
+
+    # --- lifecycle ----------------------------------------------------------------------------------------
+    @property
+    def ledger(self) -> ApprovalStore:
+        with self._lock:
+            if self._store is None:
+                self._store = ApprovalStore(Path(self.settings.data_dir) / "server.sqlite3")
+            return self._store
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+            store, page = self._store, self._local_page
+            self._store, self._local_page = None, None
+        if page is not None:
+            page.stop()
+        if store is not None:
+            store.close()
+
+    # --- tokens -------------------------------------------------------------------------------------------
+    def csrf_token(self, approval_id: str) -> str:
+        return hmac.new(self._key, b"csrf:" + approval_id.encode(), hashlib.sha256).hexdigest()
+
+    def csrf_ok(self, approval_id: str, token: str) -> bool:
+        return hmac.compare_digest(self.csrf_token(approval_id), token or "")
+
+    def needs_login(self, write: PendingWrite) -> bool:
+        return write.channel.endswith("link")
+
+    async def credential_matches(self, write: PendingWrite, credential: str) -> bool:
+        """The person's own credential, verified by the deployment's verifier, names the principal of the write."""
+        if not credential or self.verifier is None:
+            return False
+        token = await self.verifier.verify_token(credential.strip())
+        return token is not None and hmac.compare_digest(principal_of_token(token), write.principal)
+
+    # --- where the page lives --------------------------------------------------------------------------------
+    def base_url(self, where: Where) -> str:
+        if self.http_base_url is not None:
+            return self.http_base_url
+        with self._lock:
+            if self._local_page is None:
+                self._local_page = _LocalPage(self)
+            return self._local_page.base_url
+
+    def allowed_hosts(self) -> list[str]:
+        if self.http_base_url is not None:
+            return self._http_hosts
+        page = self._local_page
+        return [page.host] if page is not None else []
+
+    def mount_http(self, base_url: str, allowed_hosts: list[str], verifier: Any) -> None:
+        self.http_base_url = base_url.rstrip("/")
+        self._http_hosts = allowed_hosts
+        self.verifier = verifier
+
+    def url_for(self, approval_id: str, where: Where) -> str:
+        return f"{self.base_url(where)}/approvals/{approval_id}"
+
+    # --- decisions --------------------------------------------------------------------------------------------
+    def decide(self, approval_id: str, *, approved: bool, answers: dict[str, Any]) -> bool:
+        return self.ledger.decide(approval_id, "approved" if approved else "declined",
+                                  answers if approved else {}, self.clock())
+
+    def close_pending(self, tool: str, principal: str, digest: str) -> None:
+        found = self.ledger.latest(tool, principal, digest)
+        if found is not None and found[1].state == "pending":
+            self.ledger.decide_by_digest(found[0], "declined", self.clock())
+            self.ledger.consume(found[0], "declined", self.clock())
+
+    def _take(self, tool: str, principal: str, digest: str) -> Decision | None:
+        """The decision already taken for exactly this write, spent now; None when there is none to spend."""
+        found = self.ledger.latest(tool, principal, digest)
+        if found is None:
+            return None
+        id_sha256, write = found
+        now = self.clock()
+        if write.state in ("approved", "declined") and not write.expired(now):
+            if self.ledger.consume(id_sha256, write.state, now):
+                return Decision(write.state, write.answers)
+            return None  # another call spent it a moment ago
+        if write.state == "pending" and not write.expired(now):
+            return Decision("pending", {})
+        return None
+
+    async def request(self, *, tool: str, principal: str, payload: dict[str, Any], digest: str, view: View,
+                      where: Where, wait_seconds: float, progress=None, open_browser: bool = True) -> Decision:
+        taken = self._take(tool, principal, digest)
+        if taken is not None and taken.state != "pending":
+            return taken
+        created: Decision | None = None
+        if taken is None:
+            approval_id = secrets.token_urlsafe(32)
+            now = self.clock()
+            self.ledger.insert(PendingWrite(
+                id=approval_id, tool=tool, principal=principal, payload_sha256=digest, payload=payload, view=view,
+                channel=where, state="pending", created_at=now,
+                expires_at=now + self.settings.confirmation_ttl_seconds))
+            url = self.url_for(approval_id, where)
+            if where == "local" and open_browser:
+                opened = await anyio.to_thread.run_sync(browser.open_url, url)
+                if not opened:
+                    self.close_pending(tool, principal, digest)  # nobody can reach it: close it
+                    return Decision("unavailable", {})
+                created = Decision("pending", {}, opened=True)
+            else:
+                created = Decision("pending", {}, approval_id=approval_id, url=url)
+        deadline = time.monotonic() + max(0.0, wait_seconds)
+        step = 0
+        while time.monotonic() < deadline:
+            await anyio.sleep(0.2)
+            step += 1
+            if progress is not None and step % 5 == 0:
+                await progress(step / 5, wait_seconds)
+            found = self.ledger.latest(tool, principal, digest)
+            if found is not None and found[1].state in ("approved", "declined"):
+                taken = self._take(tool, principal, digest)
+                if taken is not None and taken.state != "pending":
+                    return taken
+        return created or Decision("pending", {})
+
+
+def principal_of_token(token: Any) -> str:
+    """Who asked, from a verified access token: the OAuth subject when there is one, else the client id."""
+    return str(getattr(token, "subject", None) or getattr(token, "client_id", None) or "anonymous")
+
+
+class _LocalPage:
+    """The page on an ephemeral loopback port, served by uvicorn in a thread (stdio: no HTTP app of our own)."""
+
+    def __init__(self, service: ApprovalService) -> None:
+        import socket
+
+        import uvicorn
+        from starlette.applications import Starlette
+
+        from .page import routes
+
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(64)
+        port = self._sock.getsockname()[1]
+        self.host = f"127.0.0.1:{port}"
+        self.base_url = f"http://{self.host}"
+        app = Starlette(routes=routes(service))
+        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True,
+                                        name="cleavr-approval-page")
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started and self._thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self._sock.close()

@@ -1,0 +1,114 @@
+"""The approval page in a real headless Chromium: the page the server asked to open shows exactly the payload,
+Approve writes exactly once, Decline writes nothing, the missing-phone choice works both ways."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+from cleavr_mcp.testing import submission
+
+from .conftest import DOCS
+
+
+def _facts(page) -> dict[str, str]:
+    return {dt.inner_text(): dd.inner_text() for dt, dd in zip(page.locator("dl.facts dt").all(),
+                                                               page.locator("dl.facts dd").all())}
+
+
+def _pending(result) -> None:
+    out = result.structured_content
+    assert not result.is_error and out["status"] == "approval_pending", result.content[0].text[:400]
+    assert out["approval"]["asked_in"] == "browser" and out["approval"]["approval_url"] is None
+    assert "http" not in result.content[0].text  # the model never sees the page's address
+
+
+def test_summary_equals_payload_and_approve_writes_once(desk, opened, browser_page):
+    args = {"receivable": submission(desk.demo, number="PAGE-001", amount="5000.00")}
+    first = desk.call("submit_receivable", args)
+    _pending(first)
+    assert desk.writes("submit_receivable") == 0
+    browser_page.goto(opened.last())
+    facts = _facts(browser_page)
+    rec = args["receivable"]
+    assert facts["Debtor"] == f"{rec['debtor']['company_name']} (SIRET {rec['debtor']['siret']})"
+    assert facts["Invoice(s)"] == "PAGE-001"
+    assert facts["Amount incl. tax"] == "€5,000.00"
+    assert facts["Issued"] == rec["invoice"]["issue_date"] and facts["Due"] == rec["invoice"]["due_date"]
+    assert facts["Commission"] == "15.90 % = €795.00, you receive €4,205.00 (45-89 days)"
+    browser_page.get_by_role("button", name="Approve").click()
+    assert "Approved" in browser_page.locator(".state").inner_text(timeout=5000)
+    done = desk.call("submit_receivable", args)
+    assert done.structured_content["status"] == "done", done.content[0].text[:400]
+    assert desk.writes("submit_receivable") == 1
+    assert [r.confirmed_by for r in desk.audit("submit_receivable") if r.outcome == "done"] == ["page"]
+    # the decision is spent: the same call again asks again (and the API would only replay the first write)
+    again = desk.call("submit_receivable", args)
+    _pending(again)
+    assert desk.writes("submit_receivable") == 1
+    browser_page.goto(opened.urls[0])
+    assert "Approved" in browser_page.locator(".state").inner_text()  # replaying the page changes nothing
+
+
+def test_decline_writes_nothing(desk, opened, browser_page):
+    args = {"receivable": submission(desk.demo, number="PAGE-002")}
+    before = desk.stats()["receivables"]["total"]
+    _pending(desk.call("submit_receivable", args))
+    browser_page.goto(opened.last())
+    browser_page.get_by_role("button", name="Decline").click()
+    assert "Declined" in browser_page.locator(".state").inner_text()
+    result = desk.call("submit_receivable", args)
+    assert result.structured_content["status"] == "declined"
+    assert desk.stats()["receivables"]["total"] == before and desk.writes("submit_receivable") == 0
+
+
+def test_missing_phone_entered_phone_is_used(desk, opened, browser_page):
+    args = {"receivable": submission(desk.demo, number="PAGE-003", phone=None)}
+    _pending(desk.call("submit_receivable", args))
+    browser_page.goto(opened.last())
+    assert "82%" in browser_page.locator(".note").inner_text()  # the seed's warning
+    assert browser_page.get_by_role("button", name="Approve without a phone").is_visible()
+    browser_page.get_by_label("Debtor phone").fill("06 11 22 33 44")
+    browser_page.get_by_role("button", name="Approve with this phone").click()
+    done = desk.call("submit_receivable", args)
+    out = done.structured_content
+    assert out["status"] == "done" and out["submitted_without_phone"] is False
+    rec = desk.get(f"/v1/receivables/{out['receivable']['id']}")
+    assert rec["debtor"]["contacts"][0]["phone"] == "+33611223344"
+
+
+def test_missing_phone_proceed_without(desk, opened, browser_page):
+    args = {"receivable": submission(desk.demo, number="PAGE-004", phone=None)}
+    _pending(desk.call("submit_receivable", args))
+    browser_page.goto(opened.last())
+    browser_page.get_by_role("button", name="Approve with this phone").click()  # empty phone: asked again
+    assert "valid phone" in browser_page.get_by_role("alert").inner_text()
+    assert desk.writes("submit_receivable") == 0
+    browser_page.get_by_role("button", name="Approve without a phone").click()
+    out = desk.call("submit_receivable", args).structured_content
+    assert out["status"] == "done" and out["submitted_without_phone"] is True
+    assert desk.writes("submit_receivable") == 1
+
+
+def test_french_and_phone_width(desk, opened, chromium_browser, tmp_path):
+    args = {"receivable": submission(desk.demo, number="PAGE-005", phone=None)}
+    _pending(desk.call("submit_receivable", args))
+    shots = DOCS if os.environ.get("CLEAVR_MCP_SCREENSHOTS") else tmp_path
+    for name, viewport, locale in (("desktop", {"width": 1280, "height": 900}, "en-GB"),
+                                   ("phone", {"width": 390, "height": 844}, "fr-FR")):
+        context = chromium_browser.new_context(viewport=viewport, locale=locale, device_scale_factor=1)
+        page = context.new_page()
+        response = page.goto(opened.last())
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "script-src 'none'" in response.headers["content-security-policy"]
+        # the stylesheet passed the CSP (its hash matches): the Approve button is styled, not a grey default
+        colour = page.evaluate("getComputedStyle(document.querySelector('button.approve')).backgroundColor")
+        assert colour == "rgb(10, 107, 45)", colour
+        if locale == "fr-FR":
+            assert page.locator("html").get_attribute("lang") == "fr"
+            assert page.get_by_role("button", name="Valider sans téléphone").is_visible()
+            # nothing overflows a phone screen sideways
+            assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        page.screenshot(path=str(shots / f"approval-page-{name}.png"), full_page=True)
+        context.close()
+    assert Decimal("0") == Decimal(desk.writes("submit_receivable"))
