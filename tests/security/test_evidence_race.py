@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from mcp.types import ElicitResult
 
+from cleavr_mcp.server.app import build_server
 from tests.server.conftest import admin, client, demo_user, server, settings  # noqa: F401 - fixtures
 
 from .pdfs import blank_pdf
@@ -99,10 +100,11 @@ async def test_retried_rounds_ask_again_when_the_file_changed(server, settings, 
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_a_token_does_not_cover_a_file_changed_after_the_summary(server, settings, admin, files, mode):  # noqa: F811
+async def test_a_token_does_not_cover_a_file_changed_after_the_summary(settings, admin, files, mode):  # noqa: F811
     path, shown, swapped = files
     rec = await disputed_receivable(admin, settings)
-    async with client(server, mode) as c:  # no elicitation: the token flow
+    token_server = build_server(settings.model_copy(update={"confirm_channel": "model-token"}))
+    async with client(token_server, mode) as c:  # no elicitation, model-token opt-in: the token flow
         first = await c.call_tool("submit_evidence", evidence_args(rec, path))
         confirmation = first.structured_content["confirmation"]
         assert sha(shown)[:SHA256_SHOWN_CHARS] in confirmation["summary"]
