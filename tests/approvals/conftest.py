@@ -23,7 +23,7 @@ from cleavr_mcp.config import Settings
 from cleavr_mcp.sandbox.testing import demo_user_id
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.server.approvals import browser
-from cleavr_mcp.server.store import ServerStore
+from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import embedded_admin
 from tests.browser import browser_page, chromium_browser  # noqa: F401 - fixtures
 
@@ -72,11 +72,7 @@ class Desk:
         return self.portal.call(self.client.call_tool, tool, args)
 
     def audit(self, tool: str) -> list:
-        store = ServerStore(Path(self.settings.data_dir) / "server.sqlite3")
-        try:
-            return [r for r in store.audit_rows() if r.tool == tool]
-        finally:
-            store.close()
+        return [r for r in audit_rows_in(Path(self.settings.data_dir) / "server.sqlite3") if r.tool == tool]
 
     def writes(self, tool: str) -> int:
         return sum(1 for r in self.audit(tool) if r.outcome == "done" and not r.replayed)
