@@ -5,7 +5,9 @@ Tokens come from js-tiktoken (cl100k ranks ship with it), run on the Node pinned
 `bash .ci/npm_tools.sh`. Without them the byte figures are still printed and tokens show as "-".
 Measured on the default toolset of the embedded sandbox (every toolset, CleverInvo included), wire form.
 
-    .venv/bin/python benchmarks/context_cost.py [--json FILE]
+    .venv/bin/python benchmarks/context_cost.py [--json FILE] [--check]
+
+--check (CI): exit 1 when the tokenizer is missing or a budget is exceeded.
 """
 
 from __future__ import annotations
@@ -118,11 +120,22 @@ def report(r: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--check", action="store_true", help="fail without tokens or over a budget")
     args = parser.parse_args()
     r = anyio.run(measure)
     print(report(r))
     if args.json:
         args.json.write_text(json.dumps(r, indent=2) + "\n")
+    if args.check:
+        over = [n for n, v in r["per_tool"].items() if v["shown_bytes"] > SHOWN_PER_TOOL_BYTES]
+        problems = [p for p, bad in (
+            ("tokens not counted (bash .ci/npm_tools.sh)", r["tokenizer"] is None),
+            (f"shown {r['shown_bytes']:,} B > {SHOWN_BUDGET_BYTES:,} B", r["shown_bytes"] > SHOWN_BUDGET_BYTES),
+            (f"output schemas {r['output_bytes']:,} B > {OUTPUT_BUDGET_BYTES:,} B", r["output_bytes"] > OUTPUT_BUDGET_BYTES),
+            (f"over {SHOWN_PER_TOOL_BYTES:,} B: {', '.join(over)}", bool(over))) if bad]
+        if problems:
+            print("context cost: " + "; ".join(problems), file=sys.stderr)
+            sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -74,6 +74,8 @@ def input_shape(schema: dict[str, Any]) -> dict[str, Any]:
             if (key == "minLength" and value == 1 or key == "maxLength" and value >= GENEROUS_MAX_LENGTH
                     or key == "additionalProperties" and value is False):
                 continue
+            if key == "propertyNames" and isinstance(value, dict) and set(value) <= {"maxLength", "minLength"}:
+                continue  # only length limits on key names, hidden like the others
             if key in ("properties", "patternProperties"):
                 out[key] = {name: walk(sub) for name, sub in value.items()}
             else:

@@ -48,7 +48,7 @@ from .shapes import (
     receivable_view,
 )
 
-TOKEN_DESCRIPTION = "Only after a confirmation_required result, once the user agreed: its token (never invent one)"
+TOKEN_DESCRIPTION = "Only after a confirmation_required result and the user's yes: its token (never invent one)"
 
 
 class ReadingDiscrepancy(BaseModel):
@@ -68,10 +68,10 @@ class ReceivableSubmission(BaseModel):
     invoice: InvoiceDetails
     debtor: Debtor
     metadata: Metadata = Field(default_factory=dict)
-    extraction_id: ExtractionId | None = Field(None, description="From extract_pdf")
-    # Copied from extract_pdf's draft, so its item schema is not repeated here (still validated in full).
+    extraction_id: ExtractionId | None = None  # from extract_pdf's draft
+    # Copied unchanged from extract_pdf's draft, so its item schema is not repeated here (still validated in full).
     discrepancies: Annotated[list[ReadingDiscrepancy], WithJsonSchema({"type": "array", "items": {"type": "object"}})] = (
-        Field(default_factory=list, description="From extract_pdf's draft, unchanged"))
+        Field(default_factory=list))
 
     def to_create(self, **changes: Any) -> ReceivableCreate:
         data = self.model_dump(exclude_none=True, exclude={"discrepancies"})
@@ -190,8 +190,8 @@ async def submit_receivable(
     confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
 ) -> SubmitOutcome:
     """Send an unpaid invoice to Cleavr for debt recovery, once the creditor can submit (get_user_status) and
-    the user has seen quote_commission. The user confirms debtor, amount and fee; a missing email or phone is
-    asked for then. A repeat returns the receivable already made, never a second one. Next: get_receivable."""
+    the user has seen quote_commission. The user confirms; a missing email or phone is asked for then. A repeat
+    returns the same receivable, never a second one. Next: get_receivable."""
     state = state_of(ctx)
     payload = receivable.model_dump(mode="json")
     decision = await approve(ctx, tool="submit_receivable", answer=answer, payload=payload,

@@ -58,11 +58,15 @@ async def test_hostile_metadata_is_a_quick_validation_error(server, settings, ad
 async def test_the_schema_bounds_metadata(server):
     async with client(server) as c:
         tools = {t.name: t for t in (await c.list_tools()).tools}
+    from jsonschema import Draft202012Validator
+
     metadata = tools["update_receivable_metadata"].input_schema["properties"]["metadata"]
     assert metadata["maxProperties"] == 50
-    nested = metadata["additionalProperties"]["anyOf"]
-    assert all("anyOf" not in option and option.get("type") != "object" or
-               option["additionalProperties"].get("type") != "object" for option in nested)
+    check = Draft202012Validator(metadata)
+    assert check.is_valid({"customer_id": "c_1", "tags": ["a", "b"], "refs": {"crm": "x"}, "n": 3, "ok": None})
+    for too_deep in ({"a": {"b": {"c": 1}}}, {"a": [[1]]}, {"a": {"b": [1]}}, {"a": [{"b": 1}]}):
+        assert not check.is_valid(too_deep), too_deep
+    assert not check.is_valid({f"k{i}": i for i in range(51)})
     submit = tools["submit_receivable"].input_schema
     assert "maxProperties" in str(submit)
 
