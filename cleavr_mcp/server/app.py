@@ -98,12 +98,13 @@ class CleavrMCP(MCPServer[AppState]):
         if spec is None or not policy.allows(spec):
             why = policy.why_not(spec) if spec is not None else "no such tool"
             return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} is not available: {why}.", tool=name)
-        from .approvals.flow import UrlElicitationRequired
-
         try:
             return await super().call_tool(name, arguments, context)
-        except UrlElicitationRequired as exc:  # 2026-07-28 URL-mode elicitation of the approval page
-            return exc.result
+        except MCPError as exc:
+            # 2026-07-28 URL-mode elicitation of the approval page (approvals.flow.UrlElicitationRequired)
+            if getattr(exc, "input_required_result", None) is not None:
+                return exc.input_required_result
+            raise
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 return validation_error_result(exc.__cause__, tool=name)

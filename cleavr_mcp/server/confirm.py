@@ -32,7 +32,7 @@ from mcp.server.mcpserver import Context, Elicit
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
-from .approvals.model import View
+from ..domain.approval import View
 from .store import ServerStore, canonical_json
 
 TOKEN_PREFIX = "cmc1"
@@ -159,19 +159,6 @@ def can_elicit(ctx: Context) -> bool:
     if version is not None and is_version_at_least(version, _MODERN):
         return True
     # 2025-era: elicitation is a server-to-client request, which needs a back-channel.
-    return bool(getattr(ctx.session, "can_send_request", False))
-
-
-def url_elicitation_possible(ctx: Context) -> bool:
-    """The client advertises URL-mode elicitation on a connection where the server can send it (2026-07-28:
-    in an InputRequiredResult; 2025-era: over the back-channel)."""
-    from .approvals.channels import can_elicit_url
-
-    if not can_elicit_url(ctx):
-        return False
-    version = ctx.protocol_version
-    if version is not None and is_version_at_least(version, _MODERN):
-        return True
     return bool(getattr(ctx.session, "can_send_request", False))
 
 

@@ -244,8 +244,8 @@ def mount_approval_page(server: CleavrMCP, settings: Settings, verifier: Any) ->
     authenticated HTTP the page asks for the person's own credential (checked by the server's own verifier)."""
     from .approvals.page import routes
 
-    security = transport_security(settings)
-    server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], list(security.allowed_hosts), verifier)
+    policy = HostOriginPolicy.from_settings(settings)
+    server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], policy.host_allowed, verifier)
     for route in routes(server.approvals):
         server.custom_route(route.path, methods=sorted(route.methods - {"HEAD"}))(route.endpoint)
 

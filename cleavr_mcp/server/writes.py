@@ -108,10 +108,10 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
                         confirmation_token: str | None, outcome: Callable[..., Any], refused,
                         user_id: str | None, shown_files: list[tuple[str, str]]) -> Approval | Stop:
     """No form can carry the question: the channel the setting and the client allow (approvals.channels)."""
+    from ..domain.approval import View
     from ..tools.shapes import ApprovalPending, ConfirmationRequired
     from .approvals.channels import SETTING, choose
     from .approvals.flow import out_of_band
-    from .approvals.model import View
 
     channel = choose(ctx, state.settings, form_possible=False)
     digest = payload_digest(payload)

@@ -64,8 +64,7 @@ from ..cleverinvo import (
     to_receivable,
 )
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
-from ..server.approvals.model import Fact, View
-from ..server.approvals.text import visible
+from ..domain.approval import Fact, View, visible
 from ..server.confirm import Question, ask, payload_digest
 from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..server.registry import Kind, Toolset, tool

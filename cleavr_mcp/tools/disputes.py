@@ -11,8 +11,7 @@ from pydantic import Field
 
 from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, DocumentType, PartialPaymentAction
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
-from ..server.approvals.model import Fact, FileFact, View
-from ..server.approvals.text import visible
+from ..domain.approval import Fact, FileFact, View, visible
 from ..server.confirm import Question, ask
 from ..server.errors import error_result
 from ..server.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file

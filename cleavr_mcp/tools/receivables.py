@@ -28,8 +28,7 @@ from ..cleavr.models import (
     UserId,
 )
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
-from ..server.approvals.model import Fact, View
-from ..server.approvals.text import visible
+from ..domain.approval import Fact, View, visible
 from ..server.confirm import Question, ask
 from ..server.errors import error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
@@ -292,10 +291,50 @@ class ReceivableWriteOutcome(WriteOutcome):
     receivable: ReceivableSummary | None = None
 
 
+@dataclass(frozen=True)
+class NoApprovalNeeded:
+    """A resolver's answer when the write cannot hurt anyone (nothing new to contact, no CleverInvo link touched)."""
+
+
+# The metadata keys that tie a receivable to a CleverInvo invoice: changing them can hide an invoice from
+# list_overdue_invoices (or mark it as already submitted), so that needs a person's approval.
+CLEVERINVO_LINK_KEYS = ("source", "platform_invoice_id")
+
+
+async def _ask_contact(receivable_id: ReceivableId, contact: Contact, ctx: Context) -> Any:
+    state = state_of(ctx)
+    rec = await current_receivable(ctx, receivable_id)
+    if isinstance(rec, Failed):
+        return rec
+    phone = normalize_phone(contact.phone) if contact.phone else None
+    known_emails = {(c.email or "").strip().lower() for c in rec.debtor.contacts}
+    known_phones = {normalize_phone(c.phone) or c.phone for c in rec.debtor.contacts if c.phone}
+    new_email = contact.email and contact.email.strip().lower() not in known_emails
+    new_phone = phone is not None and phone not in known_phones
+    if not new_email and not new_phone:
+        return NoApprovalNeeded()
+    who = " ".join(p for p in (contact.first_name, contact.last_name) if p) or "—"
+    facts = [Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
+             Fact("Debtor", rec.debtor.company_name), Fact("Contact", who)]
+    if new_email:
+        facts.append(Fact("New email", contact.email or ""))
+    if new_phone:
+        facts.append(Fact("New phone", phone or ""))
+    facts.append(Fact("Level", str(contact.level)))
+    view = View(title="Add this contact to the debtor? Cleavr will contact this person.", facts=tuple(facts))
+    return ask(ctx, Question.of(view, Confirm))
+
+
 @tool(title="Add a debtor contact", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True, open_world=True)
-async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Context) -> ReceivableWriteOutcome:
+async def add_contact(
+    receivable_id: ReceivableId,
+    contact: Contact,
+    ctx: Context,
+    answer: Annotated[ElicitationResult[Any], Resolve(_ask_contact)],
+    confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
+) -> ReceivableWriteOutcome:
     """Add a contact (email and/or phone) to a receivable's debtor: a phone found later, or an escalation
-    contact (level 1 or 2). Cleavr will contact this person."""
+    contact (level 1 or 2). Cleavr will contact this person, so a new email or phone is approved by the user."""
     state = state_of(ctx)
     if contact.phone:
         normalised = normalize_phone(contact.phone)
@@ -308,7 +347,14 @@ async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Contex
         return error_result(code="VALIDATION_ERROR", field="contact", tool="add_contact",
                             message="A contact needs an email or a phone.")
     payload = {"receivable_id": receivable_id, "contact": contact.model_dump(mode="json", exclude_none=True)}
-    result = await execute(ctx, tool="add_contact", payload=payload, approval=Approval("not_required"),
+    if isinstance(getattr(answer, "data", None), NoApprovalNeeded):
+        decision: Approval | Stop = Approval("not_required")
+    else:
+        decision = await approve(ctx, tool="add_contact", answer=answer, payload=payload,
+                                 confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
+    if isinstance(decision, Stop):
+        return decision.result
+    result = await execute(ctx, tool="add_contact", payload=payload, approval=decision,
                            call=lambda: state.client.add_contact(receivable_id, contact), result_id=lambda r: r.value.id)
     if isinstance(result, CallToolResult):
         return result
@@ -316,18 +362,49 @@ async def add_contact(receivable_id: ReceivableId, contact: Contact, ctx: Contex
                                   message=f"Contact added to {receivable_id}.", receivable=receivable_summary(result.value))
 
 
+async def _ask_metadata(receivable_id: ReceivableId, metadata: Metadata, ctx: Context) -> Any:
+    touched = [k for k in CLEVERINVO_LINK_KEYS if k in metadata]
+    if not touched:
+        return NoApprovalNeeded()
+    state = state_of(ctx)
+    rec = await current_receivable(ctx, receivable_id)
+    if isinstance(rec, Failed):
+        return rec
+    before = rec.metadata or {}
+    facts = [Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
+             Fact("Debtor", rec.debtor.company_name), Fact("Invoice(s)", ", ".join(rec.invoice.numbers))]
+    facts += [Fact("Metadata", f"{key}: {before.get(key, '—')} → {metadata[key]}") for key in touched]
+    view = View(title="Change this receivable's CleverInvo link?", facts=tuple(facts), notes=(
+        "This decides whether a CleverInvo invoice counts as already sent to Cleavr (list_overdue_invoices hides "
+        "it, recover_invoice will not send it).",))
+    return ask(ctx, Question.of(view, Confirm))
+
+
 @tool(title="Update receivable metadata", toolset=Toolset.RECEIVABLES, kind=Kind.WRITE, idempotent=True,
       open_world=False)
-async def update_receivable_metadata(receivable_id: ReceivableId, metadata: Metadata, ctx: Context) -> ReceivableWriteOutcome:
+async def update_receivable_metadata(
+    receivable_id: ReceivableId,
+    metadata: Metadata,
+    ctx: Context,
+    answer: Annotated[ElicitationResult[Any], Resolve(_ask_metadata)],
+    confirmation_token: str | None = Field(None, description=TOKEN_DESCRIPTION),
+) -> ReceivableWriteOutcome:
     """Set your own references and notes on a receivable (e.g. internal_note). Keys given replace the same
-    keys; other keys are kept."""
+    keys; other keys are kept. Changing source or platform_invoice_id (the CleverInvo link) is approved by the user."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "metadata": metadata}
+    if isinstance(getattr(answer, "data", None), NoApprovalNeeded):
+        decision: Approval | Stop = Approval("not_required")
+    else:
+        decision = await approve(ctx, tool="update_receivable_metadata", answer=answer, payload=payload,
+                                 confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
+    if isinstance(decision, Stop):
+        return decision.result
 
     async def call():
         return await state.client.update_metadata(receivable_id, metadata)
 
-    result = await execute(ctx, tool="update_receivable_metadata", payload=payload, approval=Approval("not_required"),
+    result = await execute(ctx, tool="update_receivable_metadata", payload=payload, approval=decision,
                            call=call, result_id=lambda r: r.id, replayed=lambda r: False)
     if isinstance(result, CallToolResult):
         return result

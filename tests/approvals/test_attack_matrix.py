@@ -178,7 +178,11 @@ def test_attack(world, pages, recorder, tool, case, mode):  # noqa: F811
             assert result.structured_content["status"] == "approval_pending", result.content[0].text[:500]
     elif case == "two_concurrent":
         outcomes: list[int] = []
-        threads = [threading.Thread(target=lambda: outcomes.append(_approve(url).status_code)) for _ in range(2)]
+        html, hidden = _page(url)  # both clicks come from the same page, loaded once, before either lands
+        data = {**hidden, "decision": "approve", "phone": "+33612345678", "email": "debtor@example.com"}
+        if 'name="amount_due"' in html:
+            data["amount_due"] = re.search(r'name="amount_due"[^>]*value="([^"]*)"', html).group(1) or "100.00"
+        threads = [threading.Thread(target=lambda: outcomes.append(_post(url, data).status_code)) for _ in range(2)]
         for t in threads:
             t.start()
         for t in threads:

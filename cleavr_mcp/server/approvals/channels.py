@@ -25,6 +25,19 @@ def can_elicit_url(ctx: Context) -> bool:
     return caps is not None and caps.elicitation is not None and caps.elicitation.url is not None
 
 
+def url_elicitation_possible(ctx: Context) -> bool:
+    """The client advertises URL-mode elicitation on a connection where the server can send it (2026-07-28:
+    in an InputRequiredResult; 2025-era: over the back-channel)."""
+    from mcp_types.version import is_version_at_least
+
+    if not can_elicit_url(ctx):
+        return False
+    version = ctx.protocol_version
+    if version is not None and is_version_at_least(version, "2026-07-28"):
+        return True
+    return bool(getattr(ctx.session, "can_send_request", False))
+
+
 def over_http(ctx: Context) -> bool:
     return getattr(ctx.request_context, "request", None) is not None
 
@@ -37,8 +50,6 @@ def page_where(ctx: Context, settings) -> Literal["page-local", "page-link"]:
 
 
 def choose(ctx: Context, settings, *, form_possible: bool) -> Channel:
-    from ..confirm import url_elicitation_possible
-
     setting = settings.effective_confirm_channel
     if setting == "browser":
         return page_where(ctx, settings)

@@ -14,7 +14,7 @@ from mcp.server.mcpserver import Context
 from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 
-from .model import View
+from ...domain.approval import View
 from .service import ApprovalService, Decision, principal_of_token
 
 INPUT_KEY = "cleavr-mcp/approval"
@@ -27,7 +27,7 @@ class UrlElicitationRequired(MCPError):
 
     def __init__(self, message: str, url: str) -> None:
         super().__init__(code=-32042, message="URL elicitation required")
-        self.result = InputRequiredResult(input_requests={
+        self.input_required_result = InputRequiredResult(input_requests={
             INPUT_KEY: ElicitRequest(params=ElicitRequestURLParams(message=message, url=url))})
 
 

@@ -94,6 +94,9 @@ FR: dict[str, str] = {
     # notes
     "This is final: Cleavr stops every recovery action and the receivable cannot be reopened.":
         "C'est définitif : Cleavr arrête toute action et la créance ne peut pas être rouverte.",
+    "This decides whether a CleverInvo invoice counts as already sent to Cleavr (list_overdue_invoices hides "
+    "it, recover_invoice will not send it).": "Cela décide si une facture CleverInvo compte comme déjà envoyée à "
+    "Cleavr (list_overdue_invoices la masque, recover_invoice ne l'enverra pas).",
     "Cleavr forwards the evidence and resumes recovery.": "Cleavr transmet les justificatifs et reprend le recouvrement.",
     f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.":
         f"Pas de téléphone du débiteur. {_PHONE_FR} Saisissez un téléphone, ou choisissez de continuer sans.",

@@ -16,19 +16,17 @@ import hashlib
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jinja2 import Environment, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ...domain.approval import visible
 from .i18n import pick_language, translate
-from .text import visible
 
-if TYPE_CHECKING:
-    from .service import ApprovalService
-
+ApprovalService = Any  # .service.ApprovalService (not imported: the service imports this module)
 PATH = "/approvals/{approval_id}"
 _TEMPLATES = files(__package__) / "templates"
 CSS = (_TEMPLATES / "page.css").read_text(encoding="utf-8")
@@ -57,13 +55,6 @@ def _html(body: str, status: int = 200) -> HTMLResponse:
 
 def _plain(text: str, status: int) -> Response:
     return Response(text, status_code=status, media_type="text/plain; charset=utf-8", headers=SECURITY_HEADERS)
-
-
-def host_allowed(host: str | None, allowed: list[str]) -> bool:
-    """Exact Host match against `allowed` ('name:port', or 'name:*' for any port): the server's one parsed check."""
-    from ..http import HostOriginPolicy
-
-    return HostOriginPolicy.from_patterns(allowed, []).host_allowed(host)
 
 
 def _origin_ok(request: Request) -> bool:
@@ -141,13 +132,13 @@ def _answers(write, data: dict[str, str], decision: str) -> tuple[dict[str, Any]
 
 def routes(service: ApprovalService) -> list[Route]:
     async def show(request: Request) -> Response:
-        if not host_allowed(request.headers.get("host"), service.allowed_hosts()):
+        if not service.host_allowed(request.headers.get("host")):
             return _plain("Invalid Host header", 421)
         return render(service, request, request.path_params["approval_id"])
 
     async def decide(request: Request) -> Response:
         approval_id = request.path_params["approval_id"]
-        if not host_allowed(request.headers.get("host"), service.allowed_hosts()):
+        if not service.host_allowed(request.headers.get("host")):
             return _plain("Invalid Host header", 421)
         if not _origin_ok(request):
             return _plain("Cross-origin request refused", 403)

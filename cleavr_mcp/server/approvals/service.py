@@ -22,8 +22,9 @@ from typing import Any, Literal
 
 import anyio
 
+from ...domain.approval import View
 from . import browser
-from .model import PendingWrite, View
+from .model import PendingWrite
 from .store import ApprovalStore
 
 logger = logging.getLogger("cleavr_mcp.server.approvals")
@@ -106,15 +107,16 @@ class ApprovalService:
                 self._local_page = _LocalPage(self)
             return self._local_page.base_url
 
-    def allowed_hosts(self) -> list[str]:
+    def host_allowed(self, host: str | None) -> bool:
+        """The HTTP app's own Host check when mounted there; else exactly the loopback page's host:port."""
         if self.http_base_url is not None:
-            return self._http_hosts
+            return self._host_check(host)
         page = self._local_page
-        return [page.host] if page is not None else []
+        return page is not None and (host or "").strip().lower() == page.host
 
-    def mount_http(self, base_url: str, allowed_hosts: list[str], verifier: Any) -> None:
+    def mount_http(self, base_url: str, host_check: Any, verifier: Any) -> None:
         self.http_base_url = base_url.rstrip("/")
-        self._http_hosts = allowed_hosts
+        self._host_check = host_check
         self.verifier = verifier
 
     def url_for(self, approval_id: str, where: Where) -> str:

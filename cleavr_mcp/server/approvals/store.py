@@ -16,7 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .model import PendingWrite, View
+from ...domain.approval import View
+from .model import PendingWrite
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS approvals (
