@@ -6,7 +6,6 @@ write happened, and how it was confirmed, is recorded here and nowhere else.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -109,7 +108,7 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
                         user_id: str | None, shown_files: list[tuple[str, str]]) -> Approval | Stop:
     """No form can carry the question: the channel the setting and the client allow (approvals.channels)."""
     from ..domain.approval import View
-    from ..tools.shapes import ApprovalPending, ConfirmationRequired
+    from ..tools.shapes import ConfirmationRequired
     from .approvals.channels import SETTING, choose
     from .approvals.flow import out_of_band
 
@@ -168,19 +167,18 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
             f"{tool} needs a person's approval; no web browser could be opened to show the approval page."),
             next_step=f"Set BROWSER to the browser command, or {SETTING}=model-token to let the agent confirm."),
             "BROWSER_UNAVAILABLE")
-    expires = datetime.fromtimestamp(time.time() + state.settings.confirmation_ttl_seconds, UTC)
-    if decision.url is not None and channel == "page-link":
-        pending = ApprovalPending(asked_in="link", approval_url=decision.url, expires_at=expires)
-        message = ("Nothing was sent. Give the approval_url to the person: they open it, sign in and approve or "
-                   "decline. You cannot approve it yourself.")
+    # Where the person is asked goes in the message; only over authenticated HTTP does the link itself go to the
+    # model (to pass on: the page then asks for the person's own sign-in).
+    url = decision.url if decision.url is not None and channel == "page-link" else None
+    if url is not None:
+        message = ("Nothing was sent. Give approval_url to the person: they open it, sign in and approve or "
+                   "decline there. You cannot approve it yourself.")
     elif channel == "url":
-        pending = ApprovalPending(asked_in="client", expires_at=expires)
         message = "Nothing was sent yet. The person is being asked on the approval page your client showed them."
     else:
-        pending = ApprovalPending(asked_in="browser", expires_at=expires)
         message = ("Nothing was sent yet. The person is being asked in their web browser, on a page showing "
                    "exactly this request; they approve or decline there.")
-    return Stop(_outcome(outcome, state, "approval_pending", message, approval=pending,
+    return Stop(_outcome(outcome, state, "approval_pending", message, approval_url=url,
                          next_step=f"Tell the person to answer in the browser, then call {tool} again with the same "
                          "arguments to learn the outcome."))
 

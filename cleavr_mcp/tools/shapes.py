@@ -179,16 +179,6 @@ class ConfirmationRequired(BaseModel):
     summary: str = Field(description="Show this to the user verbatim and get their explicit yes before calling again")
 
 
-class ApprovalPending(BaseModel):
-    """The person is being asked outside the chat (the approval page); nothing was sent."""
-
-    asked_in: Literal["browser", "link", "client"] = Field(
-        description="browser: a page opened on the person's screen; link: give approval_url to the person, who "
-        "signs in to decide; client: your MCP client shows them the page")
-    approval_url: str | None = Field(None, description="Only for asked_in=link: the page the person must open")
-    expires_at: datetime
-
-
 WriteStatus = Literal["done", "confirmation_required", "approval_pending", "declined", "cancelled"]
 
 
@@ -200,7 +190,7 @@ class WriteOutcome(BaseModel):
     message: str
     idempotent_replay: bool = Field(False, description="True when this call returned an earlier identical write")
     confirmation: ConfirmationRequired | None = None
-    approval: ApprovalPending | None = None
+    approval_url: str | None = Field(None, description="approval_pending over HTTP only: give it to the user")
     next_step: str | None = None
 
 

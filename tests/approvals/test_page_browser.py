@@ -19,7 +19,7 @@ def _facts(page) -> dict[str, str]:
 def _pending(result) -> None:
     out = result.structured_content
     assert not result.is_error and out["status"] == "approval_pending", result.content[0].text[:400]
-    assert out["approval"]["asked_in"] == "browser" and out["approval"]["approval_url"] is None
+    assert out["approval_url"] is None and "web browser" in out["message"]
     assert "http" not in result.content[0].text  # the model never sees the page's address
 
 
