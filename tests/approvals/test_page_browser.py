@@ -112,3 +112,49 @@ def test_french_and_phone_width(desk, opened, chromium_browser, tmp_path):
         page.screenshot(path=str(shots / f"approval-page-{name}.png"), full_page=True)
         context.close()
     assert Decimal("0") == Decimal(desk.writes("submit_receivable"))
+
+
+def test_a_batch_is_approved_in_one_click(desk, opened, browser_page):
+    items = [submission(desk.demo, number=f"BATCH-{i}", amount=amount, phone=None if i == 2 else "06 12 34 56 78")
+             for i, amount in enumerate(("1200.00", "800.00", "500.00"))]
+    _pending(desk.call("submit_receivables_batch", {"receivables": items}))
+    browser_page.goto(opened.last())
+    facts = _facts(browser_page)
+    assert facts["Receivables"] == "3" and facts["Total"] == "€2,500.00"
+    rows = [[c.inner_text() for c in r.locator("td").all()] for r in browser_page.locator("tbody tr").all()]
+    assert [(r[2], r[3]) for r in rows] == [("BATCH-0", "€1,200.00"), ("BATCH-1", "€800.00"), ("BATCH-2", "€500.00")]
+    assert [r[5] for r in rows] == ["✓", "✓", "—"]
+    browser_page.get_by_role("button", name="Approve").click()  # one click for the whole batch
+    out = desk.call("submit_receivables_batch", {"receivables": items}).structured_content
+    assert out["status"] == "done" and out["counts"] == {"submitted": 2, "skipped": 1}
+    assert desk.writes("submit_receivables_batch") == 1
+
+
+def test_evidence_shows_names_sizes_and_sha256(desk, opened, browser_page):
+    import base64
+    import hashlib
+
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.cell(text="Signed delivery receipt")
+    data = bytes(pdf.output())
+    rec = desk.portal.call(lambda: desk.admin.post("/v1/receivables", submission(desk.demo, number="EVID-1",
+                                                                                  phone="+33612345678"),
+                                                   **{"Idempotency-Key": "EVID-1"}))["id"]
+    desk.portal.call(lambda: desk.admin.advance(rec, "start_recovery"))
+    desk.portal.call(lambda: desk.admin.advance(rec, "dispute", reason="service_not_delivered",
+                                                debtor_message="Never delivered.", evidence_requested=[]))
+    args = {"receivable_id": rec, "statement": "Delivered and signed for.",
+            "documents": [{"type": "delivery_confirmation", "filename": "receipt.pdf",
+                           "content_base64": base64.b64encode(data).decode()}]}
+    _pending(desk.call("submit_evidence", args))
+    browser_page.goto(opened.last())
+    assert browser_page.locator('[data-file="name"]').inner_text() == "receipt.pdf"
+    assert browser_page.locator('[data-file="size"]').inner_text() == f"{len(data):,} B"
+    assert browser_page.locator('[data-file="sha256"]').inner_text() == hashlib.sha256(data).hexdigest()[:16]
+    browser_page.get_by_role("button", name="Approve").click()
+    assert desk.call("submit_evidence", args).structured_content["status"] == "done"
+    assert desk.writes("submit_evidence") == 1
