@@ -111,7 +111,9 @@ def run_conformance(url: str, env: dict[str, str], out: Path, checks: Checks) ->
 
 def inspector(args: list[str], env: dict[str, str], target: list[str] | None = None) -> tuple[int, Any, str]:
     # A stdio server gets only a minimal environment from the Inspector (HOME, PATH…): pass the data dir explicitly.
-    server_env = [] if target else ["-e", f"CLEAVR_MCP_DATA_DIR={env['CLEAVR_MCP_DATA_DIR']}"]
+    # BROWSER=true: the approval page "opens" on no screen (CI has none); the call does not wait for a decision.
+    server_env = [] if target else ["-e", f"CLEAVR_MCP_DATA_DIR={env['CLEAVR_MCP_DATA_DIR']}", "-e", "BROWSER=true",
+                                    "-e", "CLEAVR_MCP_APPROVAL_WAIT_SECONDS=0"]
     cmd = [str(TOOLS / "node_modules" / ".bin" / "mcp-inspector"), "--cli", "--format", "json", "-q", *args,
            *server_env, "--", *(target or SERVER)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
@@ -156,8 +158,9 @@ def run_inspector(env: dict[str, str], http_url: str, demo_user: str, checks: Ch
             and result_of(p)["structuredContent"]["commission_amount"] == "795.00"
             and result_of(p)["structuredContent"]["summary"] == "15.90 % = €795.00, you receive €4,205.00")
 
-    # The CLI declares no elicitation capability: a risky write must come back as confirmation_required (a token
-    # to show the human), with nothing sent to Cleavr.
+    # The CLI declares no elicitation capability (as Claude Desktop): a risky write must come back as
+    # approval_pending (the person is asked on the approval page), with nothing sent to Cleavr and no token or link
+    # for the model.
     receivable = {
         "user_id": demo_user,
         "invoice": {"numbers": ["CI-INSPECTOR-1"], "issue_date": "2026-01-05", "due_date": "2026-02-04",
@@ -169,11 +172,12 @@ def run_inspector(env: dict[str, str], http_url: str, demo_user: str, checks: Ch
                                  "phone": "+33612345678", "level": 0}]},
     }
     check_inspector(
-        "inspector stdio: submit_receivable without elicitation -> confirmation_required",
+        "inspector stdio: submit_receivable without elicitation -> approval_pending",
         ["--method", "tools/call", "--tool-name", "submit_receivable", "--tool-arg",
          f"receivable={json.dumps(receivable)}"], env, checks,
-        lambda code, p: code == 0 and result_of(p)["structuredContent"]["status"] == "confirmation_required"
-        and result_of(p)["structuredContent"]["confirmation"]["confirmation_token"].startswith("cmc1."))
+        lambda code, p: code == 0 and result_of(p)["structuredContent"]["status"] == "approval_pending"
+        and result_of(p)["structuredContent"].get("confirmation") is None
+        and result_of(p)["structuredContent"].get("approval_url") is None)
     # An invalid argument is a tool error the model can read: exit code 5 = "tool returned isError".
     check_inspector(
         "inspector stdio: invalid amount -> isError result (exit 5)",

@@ -72,7 +72,8 @@ async def test_no_secret_in_logs_results_answers_or_audit(tmp_path: Path, caplog
             client_secret=client_secret, access_token=tokens["access_token"], refresh_token=tokens["refresh_token"],
             webhook_secret=WEBHOOK_SECRET, confirmation_key=CONFIRMATION_KEY, auth_tokens=[BEARER],
             request_state_keys=[REQUEST_STATE_KEY], cleverinvo_base_url=f"{api_url}/cleverinvo/api/v1",
-            cleverinvo_api_key=secrets["cleverinvo_api_key"], http_port=port, max_retries=2)
+            cleverinvo_api_key=secrets["cleverinvo_api_key"], http_port=port, max_retries=2,
+            confirm_channel="model-token")  # the token flow below is the model-token opt-in
         admin = SandboxAdmin(db_path=sandbox_config.db_path, base_url=api_url)
         app = build_http_app(build_server(settings), settings)
         with running_app(app, sock) as base:
