@@ -96,10 +96,15 @@ async def approve(
                                    confirmation_token=confirmation_token, outcome=outcome, refused=refused,
                                    user_id=user_id, shown_files=[(f.filename, f.sha256) for f in files])
     answers = data.model_dump() if hasattr(data, "model_dump") else dict(data)
-    if not answers.get("confirm"):
+    if answers.get("confirm") is not True:  # JSON true only (the forms are strict booleans too)
         return await refused("elicitation", _outcome(outcome, state, "declined",
                                                "The user did not tick the confirmation box. Nothing was sent."),
                        "NOT_CONFIRMED")
+    if not await _spend_answer(ctx, state, tool):
+        return await refused("elicitation", error_result(
+            code="CONFIRMATION_INVALID", field="request_state", tool=tool, environment=state.environment.value,
+            message="This answer was already used: a person's answer approves one write, once. Nothing was sent.",
+            next_step=f"Call {tool} again without request_state so the person is asked again."), "ANSWER_REPLAYED")
     return Approval("elicitation", answers)
 
 
@@ -181,6 +186,22 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
     return Stop(_outcome(outcome, state, "approval_pending", message, approval_url=url,
                          next_step=f"Tell the person to answer in the browser, then call {tool} again with the same "
                          "arguments to learn the outcome."))
+
+
+async def _spend_answer(ctx: Context, state: AppState, tool: str) -> bool:
+    """An answer that came back through `request_state` (2026-07-28 rounds) is single-use, like a token: the
+    sealed state of the round it answers is spent (on every replica: the same table as the tokens). A replay of a
+    finished round — same state, same answer, still inside its validity — is refused."""
+    import hashlib
+
+    try:
+        round_state = ctx.request_state
+    except (AttributeError, LookupError, ValueError):
+        round_state = None
+    if not round_state:
+        return True  # asked in-call (2025-era back-channel): nothing to replay
+    nonce = "answer:" + hashlib.sha256(round_state.encode()).hexdigest()
+    return await state.store.spend_confirmation(nonce, tool)
 
 
 async def execute(

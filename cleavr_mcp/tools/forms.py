@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, create_model
+from typing import Annotated
+
+from pydantic import BaseModel, Field, Strict, create_model
 
 from ..cleavr.contract import MISSING_PHONE_MESSAGE
+
+# A ticked box is JSON true, nothing else: "yes", "on", 1 and "1" are not a person ticking it.
+Tick = Annotated[bool, Strict()]
 
 _CONFIRM = "Tick to confirm. Nothing is sent to Cleavr unless this is ticked."
 _PHONE = "Debtor phone number (e.g. +33 6 12 34 56 78). Leave empty if you have none."
@@ -13,30 +18,30 @@ _EMAIL = "Debtor email address (required by Cleavr)."
 
 
 class Confirm(BaseModel):
-    confirm: bool = Field(False, description=_CONFIRM)
+    confirm: Tick = Field(False, description=_CONFIRM)
 
 
 class ConfirmWithPhone(BaseModel):
-    confirm: bool = Field(False, description=_CONFIRM)
+    confirm: Tick = Field(False, description=_CONFIRM)
     phone: str = Field("", description=_PHONE, max_length=40)
-    proceed_without_phone: bool = Field(False, description=_PROCEED)
+    proceed_without_phone: Tick = Field(False, description=_PROCEED)
 
 
 class ConfirmWithEmail(BaseModel):
-    confirm: bool = Field(False, description=_CONFIRM)
+    confirm: Tick = Field(False, description=_CONFIRM)
     email: str = Field(description=_EMAIL, max_length=254, json_schema_extra={"format": "email"})
 
 
 class ConfirmWithEmailAndPhone(BaseModel):
-    confirm: bool = Field(False, description=_CONFIRM)
+    confirm: Tick = Field(False, description=_CONFIRM)
     email: str = Field(description=_EMAIL, max_length=254, json_schema_extra={"format": "email"})
     phone: str = Field("", description=_PHONE, max_length=40)
-    proceed_without_phone: bool = Field(False, description=_PROCEED)
+    proceed_without_phone: Tick = Field(False, description=_PROCEED)
 
 
 class ConfirmBatch(BaseModel):
-    confirm: bool = Field(False, description=_CONFIRM)
-    proceed_without_phone: bool = Field(
+    confirm: Tick = Field(False, description=_CONFIRM)
+    proceed_without_phone: Tick = Field(
         False, description=f"{MISSING_PHONE_MESSAGE} Tick to also submit the ones without a phone; else they are skipped."
     )
 
