@@ -165,14 +165,18 @@ async def test_handle_dispute_prompt_reads_the_dispute_first(server, settings, a
         with pytest.raises(MCPError):
             await c.get_prompt("handle_dispute", {"receivable_id": "not an id"})
     text = prompt.messages[0].content.text
-    assert rid in text and "Debtor Corp" in text and "€5,000.00" in text
+    assert prompt.messages[0].role == "user"
+    assert rid in text and "€5,000.00" in text
     assert "delivery_confirmation, signed_contract" in text and "submit_evidence" in text and "ack_event" in text
-    untrusted_line = next(line for line in text.splitlines() if line.startswith("{"))
-    assert json.loads(untrusted_line)["untrusted"] is True and "\u200b" not in untrusted_line
     assert "Third-party text" in text
-    embedded = prompt.messages[1].content
-    assert embedded.type == "resource" and embedded.resource.uri == receivable_uri(rid)
-    assert json.loads(embedded.resource.text)["status"] == "disputed"
+    # The debtor's words (and the debtor's name) are not in the user-role message: they are in the resource.
+    assert "Debtor Corp" not in text and "ignore" not in text.lower()
+    embedded = prompt.messages[1]
+    assert embedded.role == "assistant" and embedded.content.type == "resource"
+    assert embedded.content.resource.uri == receivable_uri(rid)
+    view = json.loads(embedded.content.resource.text)
+    assert view["status"] == "disputed" and view["dispute"]["debtor_message"]["untrusted"] is True
+    assert "\u200b" not in embedded.content.resource.text
 
 
 async def test_workflow_prompts_render(server, settings, admin):
