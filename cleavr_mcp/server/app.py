@@ -98,17 +98,24 @@ class CleavrMCP(MCPServer[AppState]):
         if spec is None or not policy.allows(spec):
             why = policy.why_not(spec) if spec is not None else "no such tool"
             return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} is not available: {why}.", tool=name)
+        from .writes import ROUND_NONCE, tag_round, untag_round
+
+        nonce = untag_round(context)  # this round's id, and the SDK's own state handed back to it unchanged
+        reset = ROUND_NONCE.set(nonce)
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except MCPError as exc:
             # 2026-07-28 URL-mode elicitation of the approval page (approvals.flow.UrlElicitationRequired)
-            if getattr(exc, "input_required_result", None) is not None:
-                return exc.input_required_result
-            raise
+            if getattr(exc, "input_required_result", None) is None:
+                raise
+            result = exc.input_required_result
         except ToolError as exc:
             if isinstance(exc.__cause__, ValidationError):
                 return validation_error_result(exc.__cause__, tool=name)
             raise
+        finally:
+            ROUND_NONCE.reset(reset)
+        return tag_round(result)
 
 
 def sandbox_demo_user(settings: Settings) -> str:

@@ -6,7 +6,9 @@ write happened, and how it was confirmed, is recorded here and nowhere else.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -188,20 +190,40 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
                          "arguments to learn the outcome."))
 
 
+# Each InputRequiredResult round gets a random id, carried inside its request_state (which the SDK seals, so
+# it cannot be altered): `tag_round` adds it on the way out, `untag_round` takes it off on the way back in, and
+# the answer it brings is accepted once (`_spend_answer`).
+ROUND_NONCE: ContextVar[str | None] = ContextVar("cleavr_round_nonce", default=None)
+_ROUND_TAG = "cmr1."
+
+
+def tag_round(result: Any) -> Any:
+    from mcp.types import InputRequiredResult
+
+    if isinstance(result, InputRequiredResult) and result.request_state:
+        tagged = f"{_ROUND_TAG}{secrets.token_urlsafe(16)}.{result.request_state}"
+        return result.model_copy(update={"request_state": tagged})
+    return result
+
+
+def untag_round(ctx: Any) -> str | None:
+    params = getattr(ctx, "_input_params", None)
+    state = getattr(params, "request_state", None)
+    if not isinstance(state, str) or not state.startswith(_ROUND_TAG):
+        return None
+    nonce, _, inner = state[len(_ROUND_TAG):].partition(".")
+    ctx._input_params = params.model_copy(update={"request_state": inner or None})
+    return nonce or None
+
+
 async def _spend_answer(ctx: Context, state: AppState, tool: str) -> bool:
     """An answer that came back through `request_state` (2026-07-28 rounds) is single-use, like a token: the
-    sealed state of the round it answers is spent (on every replica: the same table as the tokens). A replay of a
-    finished round — same state, same answer, still inside its validity — is refused."""
-    import hashlib
-
-    try:
-        round_state = ctx.request_state
-    except (AttributeError, LookupError, ValueError):
-        round_state = None
-    if not round_state:
+    round's id is spent (on every replica: the same table as the tokens). A replay of a finished round — same
+    state, same answer, still inside its validity — is refused."""
+    nonce = ROUND_NONCE.get()
+    if nonce is None:
         return True  # asked in-call (2025-era back-channel): nothing to replay
-    nonce = "answer:" + hashlib.sha256(round_state.encode()).hexdigest()
-    return await state.store.spend_confirmation(nonce, tool)
+    return await state.store.spend_confirmation(f"answer:{nonce}", tool)
 
 
 async def execute(
