@@ -115,7 +115,7 @@ async def test_dispute_and_partial_payment_loop_over_http(stack):
 
             prompt = await c.get_prompt("handle_dispute", {"receivable_id": rid})
             text = prompt.messages[0].content.text
-            assert "delivery_confirmation" in text and "submit_evidence" in text and '"untrusted": true' in text
+            assert "delivery_confirmation" in text and "submit_evidence" in text and "untrusted: true" in text
 
             # 2. Evidence, confirmed by the human through elicitation → back to in_process.
             answered = sc(await c.call_tool("submit_evidence", {
