@@ -12,7 +12,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolRequestParams, CallToolResult, ListToolsResult, PaginatedRequestParams
 from mcp_types import INVALID_PARAMS
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Environment, Settings
@@ -70,12 +70,22 @@ class CleavrMCP(MCPServer[AppState]):
         tools = [t for t in await self.list_tools() if t.name in self.specs and policy.allows(self.specs[t.name])]
         return ListToolsResult(tools=tools)
 
+    def _sent_schema(self, name: str, listed: dict[str, Any]) -> dict[str, Any]:
+        """The result model's schema as it is sent (serialisation mode: money and decimals are strings), where the
+        SDK lists the validation-mode one (a string or a number); it is what clients validate results against."""
+        tool = self._tool_manager.get_tool(name)
+        model = getattr(getattr(tool, "fn_metadata", None), "output_model", None)
+        if tool is None or tool.fn_metadata.wrap_output or not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return listed
+        return model.model_json_schema(mode="serialization")
+
     async def list_tools(self):
         if self._compact_tools is None:
             self._compact_tools = [
                 t.model_copy(update={
                     "input_schema": input_shape(t.input_schema),
-                    "output_schema": output_shape(t.output_schema) if t.output_schema else None,
+                    "output_schema": output_shape(self._sent_schema(t.name, t.output_schema))
+                    if t.output_schema else None,
                 })
                 for t in await super().list_tools()
             ]

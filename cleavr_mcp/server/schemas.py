@@ -143,8 +143,8 @@ def output_shape(schema: dict[str, Any]) -> dict[str, Any]:
             return walk({**defs[name], **rest}, (*seen, name))
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in _NOT_SHAPE or key == "$defs":
-                continue
+            if key in _NOT_SHAPE or key == "$defs" or key == "additionalProperties" and value is True:
+                continue  # (additionalProperties true is the default)
             if key in ("properties", "patternProperties"):
                 out[key] = {name: walk(sub, seen) for name, sub in value.items()}
             else:

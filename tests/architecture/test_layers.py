@@ -58,12 +58,13 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
 KNOWN_CYCLES: list[frozenset[str]] = [
     # The tool registry: server.state opens the tools' integrations, tools/__init__ names AppState, the policy
     # reads ToolSpec, registry.all_tools imports the tools. Goes with the tool-kit move above.
-    frozenset({"cleavr_mcp.server.confirm", "cleavr_mcp.server.policy", "cleavr_mcp.server.registry",
-               "cleavr_mcp.server.state", "cleavr_mcp.tools"}),
+    frozenset({"cleavr_mcp.server.approvals.channels", "cleavr_mcp.server.confirm", "cleavr_mcp.server.policy",
+               "cleavr_mcp.server.registry", "cleavr_mcp.server.state", "cleavr_mcp.tools"}),
     # The events package reaching up into the server (hub/listener above), closed by the server composing it.
     frozenset({"cleavr_mcp.events.hub", "cleavr_mcp.events.listener", "cleavr_mcp.events.receiver",
                "cleavr_mcp.events.subscriptions", "cleavr_mcp.prompts", "cleavr_mcp.prompts.completions",
-               "cleavr_mcp.prompts.workflows", "cleavr_mcp.server.app", "cleavr_mcp.server.http",
+               "cleavr_mcp.prompts.workflows", "cleavr_mcp.server.app", "cleavr_mcp.server.approvals.flow",
+               "cleavr_mcp.server.approvals.page", "cleavr_mcp.server.approvals.service", "cleavr_mcp.server.http",
                "cleavr_mcp.server.main", "cleavr_mcp.server.resources", "cleavr_mcp.tools.events"}),
     frozenset({"cleavr_mcp.sandbox.testing", "cleavr_mcp.testing"}),  # the edge above
     # Inside the storage package: its __init__ picks a backend, the backends import the interface from it.
