@@ -219,7 +219,14 @@ class CleavrClient:
         """PATCH (a merge). The key is per call, not per content: setting a=1, then a=2, then a=1 again must apply
         the third change, not replay the first answer. Retrying a merge is harmless anyway."""
         path = Paths.RECEIVABLE.format(receivable_id=_id("receivable_id", receivable_id))
-        body = MetadataUpdate(metadata=metadata)
+        try:
+            body = MetadataUpdate(metadata=metadata)
+        except ValidationError as exc:  # refused locally, like every other body: the API's code, the field named
+            first = exc.errors(include_input=False, include_url=False)[0]
+            raise CleavrValidationError(
+                f"metadata is refused: {first['msg']}. Keep metadata small (your references and short notes).",
+                code=ErrorCode.VALIDATION_ERROR, field="metadata",
+            ) from None
         key = idempotency_key or call_key("meta")
         return (await self._write(Receivable, "PATCH", path, body, key, "update_metadata")).value
 

@@ -16,6 +16,7 @@ from cleavr_mcp.cleavr import (
     receivable_key,
 )
 from cleavr_mcp.cleavr.contract import Paths
+from cleavr_mcp.cleavr.idempotency import call_key
 from cleavr_mcp.cleavr.models import (
     CreateUserRequest,
     EvidenceRequest,
@@ -171,8 +172,15 @@ async def test_unsupported_version(api: Api):
 async def test_payload_too_large(api: Api):
     rec = (await api.client.submit_receivable(receivable_request(user_id=api.user,
                                                                  invoice__numbers=[unique()]))).value
+    huge = {"metadata": {"notes": "x" * (1024 * 1024 + 10)}}
+    # The client refuses it before sending, with its own error naming the field ...
+    with pytest.raises(CleavrValidationError) as local:
+        await api.client.update_metadata(rec.id, huge["metadata"])
+    assert (local.value.code, local.value.field) == ("VALIDATION_ERROR", "metadata")
+    # ... and the same body sent raw gets the API's 413.
     with pytest.raises(CleavrAPIError) as info:
-        await api.client.update_metadata(rec.id, {"notes": "x" * (1024 * 1024 + 10)})
+        await api.client._write(Receivable, "PATCH", Paths.RECEIVABLE.format(receivable_id=rec.id), huge,
+                                call_key("meta"), "update_metadata")
     assert (info.value.code, info.value.status) == ("PAYLOAD_TOO_LARGE", 413)
 
 
