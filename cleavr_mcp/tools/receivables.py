@@ -176,7 +176,11 @@ async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
                     "debtor's email, add it to debtor.contacts[0].email, and call submit_receivable again.")
     view = View(title="Submit this unpaid invoice to Cleavr for debt recovery?", facts=tuple(facts),
                 notes=tuple(notes), ask_email=need_email, ask_phone=need_phone)
-    question = Question.of(view, submission_form(need_email=need_email, need_phone=need_phone), blocking=blocking)
+    # The message's first line names the environment, as every write question does ("… (sandbox)?").
+    message = view.message().replace(view.title, f"Submit this unpaid invoice to Cleavr for debt recovery "
+                                                 f"({state.environment.value})?", 1)
+    question = Question(message=message, form=submission_form(need_email=need_email, need_phone=need_phone),
+                        blocking=blocking, view=view)
     return ask(ctx, question)
 
 
