@@ -97,7 +97,9 @@ async def _seed(settings: Settings, base_url: str) -> Sandbox:
 def apps_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("apps")
     (tmp / "docs").mkdir()
-    settings = Settings(_env_file=None, data_dir=tmp / "data", allowed_roots=[tmp / "docs"], poll_events=False)
+    # approval_wait_seconds=0: a write started from a view answers approval_pending at once (nobody approves here).
+    settings = Settings(_env_file=None, data_dir=tmp / "data", allowed_roots=[tmp / "docs"], poll_events=False,
+                        approval_wait_seconds=0)
     server = build_server(settings)
 
     @server.custom_route("/host/{name}", methods=["GET"])
