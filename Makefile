@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench soak conformance sandbox lint clean views views-check
+.PHONY: run test bench soak soak-replicas conformance sandbox lint clean views views-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ bench: $(STAMP)
 # 10,000 tool calls over streamable HTTP from 8 clients against a faulty sandbox (a few minutes).
 soak: $(STAMP)
 	$(PY) benchmarks/soak.py --json benchmarks/soak_results.json $(SOAK_ARGS)
+
+# 3 HTTP replicas on one PostgreSQL (a throwaway cluster) and a 20 %-faulty sandbox: 5,000 calls from 8 clients to
+# random replicas, webhooks delivered twice, one replica SIGKILLed and restarted halfway (a few minutes).
+soak-replicas: $(STAMP)
+	$(PY) benchmarks/soak_replicas.py --json benchmarks/soak_replicas_results.json $(SOAK_ARGS)
 
 # Real third-party clients: the official MCP conformance suite and the MCP Inspector CLI (Node 22 from npm).
 conformance: $(STAMP)

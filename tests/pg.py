@@ -77,7 +77,8 @@ class Cluster:
 
 
 @contextlib.contextmanager
-def throwaway_cluster(bindir: Path, *, max_connections: int = 300) -> Iterator[Cluster]:
+def throwaway_cluster(bindir: Path, *, max_connections: int = 300, durable: bool = False) -> Iterator[Cluster]:
+    """`durable`: PostgreSQL's defaults (fsync, synchronous commit) - for benchmarks; tests turn them off."""
     prefix, user = _run_as()
     root = Path(tempfile.mkdtemp(prefix="cleavr-pg-"))
     try:
@@ -88,8 +89,9 @@ def throwaway_cluster(bindir: Path, *, max_connections: int = 300) -> Iterator[C
                        check=True, capture_output=True, text=True)
         port = _free_port()
         cluster = Cluster(bindir=bindir, root=root, port=port, prefix=prefix)
-        options = (f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-                   f"-c full_page_writes=off -c max_connections={max_connections}")
+        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections={max_connections}"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         started = cluster.pg_ctl("-o", options, "-l", str(root / "server.log"), "-w", "-t", "60", "start",
                                  check=False)
         if started.returncode != 0:

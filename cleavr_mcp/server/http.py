@@ -226,7 +226,9 @@ def build_http_app(server: CleavrMCP, settings: Settings):
     async def healthz(request: Request) -> Response:
         # Anyone may learn that the server is up; the version and environment only a caller with a valid token.
         if verifier is not None and await _authenticated(verifier, request):
-            return JSONResponse({"status": "ok", "version": __version__, "environment": settings.environment.value})
+            url = settings.database_url.get_secret_value() if settings.database_url else ""
+            return JSONResponse({"status": "ok", "version": __version__, "environment": settings.environment.value,
+                                 "state": "postgresql" if url.startswith("postgres") else "sqlite"})
         return PlainTextResponse("ok")
 
     mount_approval_page(server, settings, verifier)
