@@ -174,7 +174,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         async with open_state(settings) as state, events.attached(state):
             state.extras["approvals"] = approvals
-            approvals.acquire()
+            approvals.acquire(state.database)
             try:
                 yield state
             finally:

@@ -30,6 +30,11 @@ class Migration:
     postgresql: tuple[str, ...]
 
 
+_APPROVALS = """id_sha256 TEXT PRIMARY KEY, tool TEXT NOT NULL, principal TEXT NOT NULL,
+    payload_sha256 TEXT NOT NULL, payload TEXT NOT NULL, view TEXT NOT NULL, channel TEXT NOT NULL,
+    state TEXT NOT NULL, answers TEXT NOT NULL DEFAULT '{{}}', created_at {real} NOT NULL, expires_at {real} NOT NULL,
+    decided_at {real}, used_at {real}"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "server state: spent confirmations, audit log, event inbox, snapshots, meta, OAuth tokens",
@@ -85,6 +90,17 @@ MIGRATIONS: tuple[Migration, ...] = (
                 name TEXT PRIMARY KEY, access_token TEXT, refresh_token TEXT, expires_at DOUBLE PRECISION,
                 issued_at DOUBLE PRECISION, scope TEXT, seeded_from TEXT, generation BIGINT NOT NULL DEFAULT 0,
                 updated_at DOUBLE PRECISION NOT NULL)""",
+        ),
+    ),
+    Migration(
+        2, "approval ledger: pending writes and their single-use decisions",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS approvals (" + _APPROVALS.format(real="REAL") + ")",
+            "CREATE INDEX IF NOT EXISTS approvals_by_write ON approvals (tool, principal, payload_sha256, created_at)",
+        ),
+        postgresql=(
+            "CREATE TABLE IF NOT EXISTS approvals (" + _APPROVALS.format(real="DOUBLE PRECISION") + ")",
+            "CREATE INDEX IF NOT EXISTS approvals_by_write ON approvals (tool, principal, payload_sha256, created_at)",
         ),
     ),
 )

@@ -42,7 +42,9 @@ async def test_replicas_migrating_at_once_apply_each_migration_once(postgres_url
     rows = await dbs[0].fetchall("SELECT version FROM schema_migrations")
     for db in dbs:
         await db.close()
-    assert sorted(applied) == sorted(r["version"] for r in rows) == [1]
+    from cleavr_mcp.storage.migrations import LATEST
+
+    assert sorted(applied) == sorted(r["version"] for r in rows) == list(range(1, LATEST + 1))
 
 
 async def test_a_confirmation_token_is_redeemed_once_whichever_replica_sees_it(replicas):
@@ -161,3 +163,33 @@ async def test_a_subscriber_on_one_replica_hears_of_an_event_that_arrived_on_ano
     assert heard == {0: expected, 1: expected, 2: expected}  # once each: A's own notify is not relayed back
     for hub in hubs:
         await hub.close()
+
+
+async def test_an_approval_decision_is_taken_once_and_spent_once_across_replicas(replicas):
+    from cleavr_mcp.server.approvals.model import PendingWrite, View
+    from cleavr_mcp.server.approvals.store import ApprovalStore, id_digest
+
+    now = time.time()
+    await ApprovalStore(replicas[0]).insert(PendingWrite(
+        id="apr_race", tool="submit_receivable", principal="token:abc", payload_sha256="h" * 64, payload={},
+        view=View(title="Submit"), channel="link", state="pending", created_at=now, expires_at=now + 600))
+    decided, spent = [], []
+
+    async def click(i: int) -> None:  # two people (or two tabs) on two replicas
+        decided.append(await ApprovalStore(replicas[i % REPLICAS]).decide(
+            "apr_race", "approved" if i % 2 else "declined", {"confirm": bool(i % 2)}, time.time()))
+
+    async def spend(i: int, decision: str) -> None:  # tool calls retried on every replica
+        spent.append(await ApprovalStore(replicas[i % REPLICAS]).consume(id_digest("apr_race"), decision, time.time()))
+
+    async with anyio.create_task_group() as tg:
+        for i in range(RACERS):
+            tg.start_soon(click, i)
+    assert decided.count(True) == 1
+    decision = (await ApprovalStore(replicas[1]).get("apr_race")).state
+    assert decision in ("approved", "declined")
+    async with anyio.create_task_group() as tg:
+        for i in range(RACERS):
+            tg.start_soon(spend, i, decision)
+    assert spent.count(True) == 1
+    assert (await ApprovalStore(replicas[3]).get("apr_race")).state == "used"

@@ -73,7 +73,7 @@ async def out_of_band(ctx: Context, state, *, tool: str, payload: dict[str, Any]
     where = "url-link" if authenticated else "url-local"
     answer = (ctx.input_responses or {}).get(INPUT_KEY) if _modern(ctx) else None
     if _modern(ctx) and answer is not None and getattr(answer, "action", "accept") != "accept":
-        return _close_pending(service, tool, principal, digest)
+        return await _close_pending(service, tool, principal, digest)
     decision = await service.request(tool=tool, principal=principal, payload=payload, digest=digest, view=view,
                                      where=where, wait_seconds=0 if answer is None else settings.approval_wait_seconds,
                                      progress=progress, open_browser=False)
@@ -85,7 +85,7 @@ async def out_of_band(ctx: Context, state, *, tool: str, payload: dict[str, Any]
     elicitation_id = hashlib.sha256(decision.url.encode()).hexdigest()[:32]
     result = await ctx.elicit_url(message, decision.url, elicitation_id)
     if result.action != "accept":
-        return _close_pending(service, tool, principal, digest)
+        return await _close_pending(service, tool, principal, digest)
     final = await service.request(tool=tool, principal=principal, payload=payload, digest=digest, view=view,
                                   where=where, wait_seconds=settings.approval_wait_seconds, progress=progress,
                                   open_browser=False)
@@ -97,7 +97,7 @@ async def out_of_band(ctx: Context, state, *, tool: str, payload: dict[str, Any]
     return final
 
 
-def _close_pending(service: ApprovalService, tool: str, principal: str, digest: str) -> Decision:
+async def _close_pending(service: ApprovalService, tool: str, principal: str, digest: str) -> Decision:
     """The person dismissed the URL request in their client: the pending write is declined and spent."""
-    service.close_pending(tool, principal, digest)
+    await service.close_pending(tool, principal, digest)
     return Decision("declined", {})

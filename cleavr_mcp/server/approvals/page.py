@@ -74,10 +74,10 @@ class _Form:
         self.amount_due = values.get("amount_due")
 
 
-def render(service: ApprovalService, request: Request, approval_id: str, *, error: str | None = None,
+async def render(service: ApprovalService, request: Request, approval_id: str, *, error: str | None = None,
            form: _Form | None = None, status: int = 200) -> HTMLResponse:
     lang = pick_language(request.headers.get("accept-language"))
-    write = service.ledger.get(approval_id)
+    write = await service.ledger.get(approval_id)
     now = service.clock()
     if write is None:
         return _html(_TEMPLATE.render(lang=lang, t=lambda s: translate(lang, s), css=CSS, state="invalid"), 404)
@@ -134,7 +134,7 @@ def routes(service: ApprovalService) -> list[Route]:
     async def show(request: Request) -> Response:
         if not service.host_allowed(request.headers.get("host")):
             return _plain("Invalid Host header", 421)
-        return render(service, request, request.path_params["approval_id"])
+        return await render(service, request, request.path_params["approval_id"])
 
     async def decide(request: Request) -> Response:
         approval_id = request.path_params["approval_id"]
@@ -142,15 +142,15 @@ def routes(service: ApprovalService) -> list[Route]:
             return _plain("Invalid Host header", 421)
         if not _origin_ok(request):
             return _plain("Cross-origin request refused", 403)
-        write = service.ledger.get(approval_id)
+        write = await service.ledger.get(approval_id)
         if write is None:
-            return render(service, request, approval_id)
+            return await render(service, request, approval_id)
         try:
             data = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
         except Exception:  # noqa: BLE001 - a malformed body decides nothing
             return _plain("Malformed form", 400)
         if not service.csrf_ok(approval_id, data.get("csrf", "")):
-            return render(service, request, approval_id, error="The form was out of date. Please review and try again.",
+            return await render(service, request, approval_id, error="The form was out of date. Please review and try again.",
                           status=403)
         if write.state != "pending" or write.expired(service.clock()):
             return RedirectResponse(request.url.path, status_code=303, headers=SECURITY_HEADERS)
@@ -158,15 +158,15 @@ def routes(service: ApprovalService) -> list[Route]:
         if decision not in ("approve", "approve_without_phone", "decline"):
             return _plain("Unknown decision", 400)
         if service.needs_login(write) and not await service.credential_matches(write, data.get("credential", "")):
-            return render(service, request, approval_id, status=403,
+            return await render(service, request, approval_id, status=403,
                           error="This credential does not belong to the person who asked for this write.")
         if decision == "decline":
-            service.decide(approval_id, approved=False, answers={})
+            await service.decide(approval_id, approved=False, answers={})
         else:
             answers, error, form = _answers(write, data, decision)
             if answers is None:
-                return render(service, request, approval_id, error=error, form=form, status=422)
-            service.decide(approval_id, approved=True, answers=answers)
+                return await render(service, request, approval_id, error=error, form=form, status=422)
+            await service.decide(approval_id, approved=True, answers=answers)
         return RedirectResponse(request.url.path, status_code=303, headers=SECURITY_HEADERS)
 
     return [Route(PATH, show, methods=["GET"]), Route(PATH, decide, methods=["POST"])]

@@ -17,12 +17,12 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import anyio
 
 from ...domain.approval import View
+from ...storage import database_for
 from . import browser
 from .model import PendingWrite
 from .store import ApprovalStore
@@ -60,14 +60,17 @@ class ApprovalService:
     # --- lifecycle ----------------------------------------------------------------------------------------
     @property
     def ledger(self) -> ApprovalStore:
+        """The ledger in the state database of the active lifespan (shared by replicas with PostgreSQL)."""
         with self._lock:
             if self._store is None:
-                self._store = ApprovalStore(Path(self.settings.data_dir) / "server.sqlite3")
+                self._store = ApprovalStore(database_for(self.settings))
             return self._store
 
-    def acquire(self) -> None:
+    def acquire(self, database: Any = None) -> None:
         with self._lock:
             self._users += 1
+            if database is not None and self._store is None:
+                self._store = ApprovalStore(database)
 
     def release(self) -> None:
         with self._lock:
@@ -78,8 +81,7 @@ class ApprovalService:
             self._store, self._local_page = None, None
         if page is not None:
             page.stop()
-        if store is not None:
-            store.close()
+        del store  # the state database is closed by the lifespan that opened it
 
     # --- tokens -------------------------------------------------------------------------------------------
     def csrf_token(self, approval_id: str) -> str:
@@ -123,25 +125,25 @@ class ApprovalService:
         return f"{self.base_url(where)}/approvals/{approval_id}"
 
     # --- decisions --------------------------------------------------------------------------------------------
-    def decide(self, approval_id: str, *, approved: bool, answers: dict[str, Any]) -> bool:
-        return self.ledger.decide(approval_id, "approved" if approved else "declined",
+    async def decide(self, approval_id: str, *, approved: bool, answers: dict[str, Any]) -> bool:
+        return await self.ledger.decide(approval_id, "approved" if approved else "declined",
                                   answers if approved else {}, self.clock())
 
-    def close_pending(self, tool: str, principal: str, digest: str) -> None:
-        found = self.ledger.latest(tool, principal, digest)
+    async def close_pending(self, tool: str, principal: str, digest: str) -> None:
+        found = await self.ledger.latest(tool, principal, digest)
         if found is not None and found[1].state == "pending":
-            self.ledger.decide_by_digest(found[0], "declined", self.clock())
-            self.ledger.consume(found[0], "declined", self.clock())
+            await self.ledger.decide_by_digest(found[0], "declined", self.clock())
+            await self.ledger.consume(found[0], "declined", self.clock())
 
-    def _take(self, tool: str, principal: str, digest: str) -> Decision | None:
+    async def _take(self, tool: str, principal: str, digest: str) -> Decision | None:
         """The decision already taken for exactly this write, spent now; None when there is none to spend."""
-        found = self.ledger.latest(tool, principal, digest)
+        found = await self.ledger.latest(tool, principal, digest)
         if found is None:
             return None
         id_sha256, write = found
         now = self.clock()
         if write.state in ("approved", "declined") and not write.expired(now):
-            if self.ledger.consume(id_sha256, write.state, now):
+            if await self.ledger.consume(id_sha256, write.state, now):
                 return Decision(write.state, write.answers)
             return None  # another call spent it a moment ago
         if write.state == "pending" and not write.expired(now):
@@ -150,14 +152,14 @@ class ApprovalService:
 
     async def request(self, *, tool: str, principal: str, payload: dict[str, Any], digest: str, view: View,
                       where: Where, wait_seconds: float, progress=None, open_browser: bool = True) -> Decision:
-        taken = self._take(tool, principal, digest)
+        taken = await self._take(tool, principal, digest)
         if taken is not None and taken.state != "pending":
             return taken
         created: Decision | None = None
         if taken is None:
             approval_id = secrets.token_urlsafe(32)
             now = self.clock()
-            self.ledger.insert(PendingWrite(
+            await self.ledger.insert(PendingWrite(
                 id=approval_id, tool=tool, principal=principal, payload_sha256=digest, payload=payload, view=view,
                 channel=where, state="pending", created_at=now,
                 expires_at=now + self.settings.confirmation_ttl_seconds))
@@ -165,7 +167,7 @@ class ApprovalService:
             if where == "local" and open_browser:
                 opened = await anyio.to_thread.run_sync(browser.open_url, url)
                 if not opened:
-                    self.close_pending(tool, principal, digest)  # nobody can reach it: close it
+                    await self.close_pending(tool, principal, digest)  # nobody can reach it: close it
                     return Decision("unavailable", {})
                 created = Decision("pending", {}, opened=True)
             else:
@@ -177,9 +179,9 @@ class ApprovalService:
             step += 1
             if progress is not None and step % 5 == 0:
                 await progress(step / 5, wait_seconds)
-            found = self.ledger.latest(tool, principal, digest)
+            found = await self.ledger.latest(tool, principal, digest)
             if found is not None and found[1].state in ("approved", "declined"):
-                taken = self._take(tool, principal, digest)
+                taken = await self._take(tool, principal, digest)
                 if taken is not None and taken.state != "pending":
                     return taken
         return created or Decision("pending", {})
