@@ -159,7 +159,8 @@ class Cluster:
         env = self.sandbox.server_env(
             self.work / f"replica-{i}", CLEAVR_MCP_DATABASE_URL=self.database_url,
             CLEAVR_MCP_CONFIRMATION_KEY=CONFIRMATION_KEY, CLEAVR_MCP_WEBHOOK_SECRET=WEBHOOK_SECRET,
-            CLEAVR_MCP_STATELESS_HTTP="true", CLEAVR_MCP_POLL_INTERVAL_SECONDS="3")
+            CLEAVR_MCP_STATELESS_HTTP="true", CLEAVR_MCP_POLL_INTERVAL_SECONDS="3",
+            CLEAVR_MCP_CONFIRM_CHANNEL="model-token")  # 2025-era clients (no back-channel) confirm by token
         cmd = [*CLI, "serve", "--transport", "http", "--port", str(self.ports[i])]
         log = self.work / f"replica-{i}.{int(time.time() * 1000)}.log"
         self.procs[i] = self.stack.enter_context(process(cmd, env, log))

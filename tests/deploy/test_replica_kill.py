@@ -38,7 +38,8 @@ def _replica(sandbox, tmp_path, name: str, database_url: str, refresh_token: str
     env.update(CLEAVR_MCP_DATA_DIR=str(tmp_path / name), CLEAVR_MCP_BASE_URL=sandbox.base_url,
                CLEAVR_MCP_CLIENT_ID=sandbox.client_id, CLEAVR_MCP_CLIENT_SECRET=sandbox.client_secret,
                CLEAVR_MCP_REFRESH_TOKEN=refresh_token, CLEAVR_MCP_DATABASE_URL=database_url,
-               CLEAVR_MCP_CONFIRMATION_KEY=KEY, CLEAVR_MCP_STATELESS_HTTP="true", CLEAVR_MCP_POLL_EVENTS="false")
+               CLEAVR_MCP_CONFIRMATION_KEY=KEY, CLEAVR_MCP_STATELESS_HTTP="true", CLEAVR_MCP_POLL_EVENTS="false",
+               CLEAVR_MCP_CONFIRM_CHANNEL="model-token")  # a client without elicitation confirms by token
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([sys.executable, "-m", "cleavr_mcp.cli", "serve", "--transport", "http", "--port",
                              str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
