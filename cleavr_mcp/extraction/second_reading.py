@@ -97,6 +97,11 @@ _LABELS = {
 }
 
 
+def field_label(path: str) -> str:
+    """What a person reads for a compared field ("the amount"); an unknown path is shown as it is."""
+    return _LABELS.get(path, path)
+
+
 def compare_readings(cleavr: dict[str, Any], pdf_result: dict[str, Any]) -> list[Discrepancy]:
     """Fields where Cleavr's reading (`{"invoice": …, "debtor": …}`, JSON values) and ours disagree.
 

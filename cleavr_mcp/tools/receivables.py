@@ -29,6 +29,7 @@ from ..cleavr.models import (
 )
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
 from ..domain.approval import Fact, View, visible
+from ..extraction.second_reading import field_label
 from ..server.confirm import Question, ask
 from ..server.errors import error_result, from_exception
 from ..server.registry import Kind, Toolset, tool
@@ -162,7 +163,7 @@ async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
     facts.append(Fact("Commission", f"{quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
                                     f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})"))
     # What the extraction disagreed on (data, shown on one visible line each)
-    facts += [Fact("Check", f"{d.field}: Cleavr read {d.cleavr or 'nothing'}; the PDF says {d.pdf}")
+    facts += [Fact("Check", f"{field_label(d.field)}: Cleavr read {d.cleavr or 'nothing'}; the PDF says {d.pdf}")
               for d in receivable.discrepancies]
     notes = []
     if need_email:

@@ -130,7 +130,8 @@ async def test_the_approval_shows_the_disagreement(stack):
         await admin.aclose()
     assert not result.is_error, result.content
     assert human.asked, "the person was asked"
-    assert "Cleavr read F-2025-0024 for invoice.numbers; the PDF says F-2025-0042" in human.asked[0].message
+    # one line of its own, naming the field as a person reads it (not the contract path)
+    assert "\nCheck: the invoice number(s): Cleavr read F-2025-0024; the PDF says F-2025-0042" in human.asked[0].message
 
 
 async def test_a_missing_currency_is_not_filled_in(stack):
