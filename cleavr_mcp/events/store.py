@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from ..cleavr import wire
-from ..storage import Database, Transaction, open_database
+from ..storage import Store, Transaction
 
 Source = Literal["webhook", "poller"]
 HandledFilter = Literal["unhandled", "handled", "all"]
@@ -89,18 +88,8 @@ def _type_clause(types: Iterable[str]) -> tuple[str, list[str]]:
     return ("(" + " OR ".join(parts) + ")") if parts else "", args
 
 
-class EventInbox:
+class EventInbox(Store):
     """The inbox tables of a state database. `EventInbox(path)` opens the SQLite file at `path`."""
-
-    def __init__(self, where: Database | Path | str) -> None:
-        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
-
-    @property
-    def path(self) -> Path | None:
-        return getattr(self.db, "path", None)
-
-    async def close(self) -> None:
-        await self.db.close()
 
     # --- events -------------------------------------------------------------------------------------------
     async def record(

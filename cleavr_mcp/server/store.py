@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..storage import Database, open_database
+from ..storage import Database, Store, open_database
 
 
 @dataclass(frozen=True)
@@ -35,19 +35,9 @@ _AUDIT_COLUMNS = ("seq, at, tool, environment, user_id, payload_sha256, confirme
                   " error_code")
 
 
-class ServerStore:
+class ServerStore(Store):
     """Spent confirmations and the audit log. `ServerStore(path)` is the SQLite file at `path`;
     `ServerStore(database)` uses a database that is already set up (and shared with the other stores)."""
-
-    def __init__(self, where: Database | Path | str) -> None:
-        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
-
-    @property
-    def path(self) -> Path | None:
-        return getattr(self.db, "path", None)
-
-    async def close(self) -> None:
-        await self.db.close()
 
     async def spend_confirmation(self, nonce: str, tool: str) -> bool:
         """Mark a confirmation token spent; False when it was spent already (a replay), on any replica: the

@@ -25,7 +25,8 @@ from .base import Database, DatabaseError, Leader, Transaction
 if TYPE_CHECKING:
     from ..config import Settings
 
-__all__ = ["Database", "DatabaseError", "Leader", "Transaction", "database_for", "open_database", "redact_url"]
+__all__ = ["Database", "DatabaseError", "Leader", "Store", "Transaction", "database_for", "open_database",
+           "redact_url"]
 
 SQLITE_FILENAME = "server.sqlite3"
 
@@ -64,6 +65,21 @@ def open_database(url: str | None, *, data_dir: Path | None = None) -> Database:
         f"CLEAVR_MCP_DATABASE_URL must start with postgresql:// or sqlite:/// (got {redact_url(url)!r}); "
         "leave it unset for the default SQLite file in the data dir."
     )
+
+
+class Store:
+    """What every state store shares: a `Database` that is already set up (and shared with the other stores), or
+    the path of a SQLite file to open as one (tests and scripts)."""
+
+    def __init__(self, where: Database | Path | str) -> None:
+        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
+
+    @property
+    def path(self) -> Path | None:
+        return getattr(self.db, "path", None)
+
+    async def close(self) -> None:
+        await self.db.close()
 
 
 def database_for(settings: Settings) -> Database:

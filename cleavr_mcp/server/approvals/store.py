@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 from ...domain.approval import View
-from ...storage import Database, open_database
+from ...storage import Store
 from .model import PendingWrite
 
 _COLUMNS = ("id_sha256, tool, principal, payload_sha256, payload, view, channel, state, answers, created_at, "
@@ -27,12 +26,8 @@ def id_digest(approval_id: str) -> str:
     return hashlib.sha256(approval_id.encode()).hexdigest()
 
 
-class ApprovalStore:
-    def __init__(self, where: Database | Path | str) -> None:
-        self.db: Database = where if isinstance(where, Database) else open_database(f"sqlite:///{Path(where)}")
-
-    async def close(self) -> None:
-        await self.db.close()
+class ApprovalStore(Store):
+    """The ledger of pending writes (see server/approvals/model.py)."""
 
     async def insert(self, write: PendingWrite) -> None:
         await self.db.execute(
