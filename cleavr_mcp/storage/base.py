@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Literal
 
 Row = dict[str, Any]
@@ -57,11 +57,25 @@ class Database(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
+    _migrated: bool = False  # set by open() once the schema is current, cleared by close()
+
+    async def _ready(self) -> None:
+        """Connect and migrate on first use (open() is idempotent; this skips its lock once done)."""
+        if not self._migrated:
+            await self.open()
+
     @abc.abstractmethod
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+    def _raw_transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction without the first-use open: the migrations themselves run in these."""
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
         """A write transaction. SQLite: BEGIN IMMEDIATE (one writer). PostgreSQL: READ COMMITTED; take row locks
         (`FOR UPDATE`) or rely on unique keys where it matters. The body awaits only this transaction's own
         statements (SQLite holds its connection for the whole body)."""
+        await self._ready()
+        async with self._raw_transaction() as tx:
+            yield tx
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         async with self.transaction() as tx:

@@ -149,28 +149,18 @@ class PostgresDatabase(Database):
         async with self._pool.connection() as conn, conn.transaction():
             yield _PgTx(conn)
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        if not self._migrated:
-            await self.open()
-        async with self._raw_transaction() as tx:
-            yield tx
-
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        if not self._migrated:
-            await self.open()
+        await self._ready()
         async with self._pool.connection() as conn:
             return await _PgTx(conn).fetchone(sql, params)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        if not self._migrated:
-            await self.open()
+        await self._ready()
         async with self._pool.connection() as conn:
             return await _PgTx(conn).fetchall(sql, params)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        if not self._migrated:
-            await self.open()
+        await self._ready()
         async with self._pool.connection() as conn:  # autocommit: one statement is its own transaction
             return await _PgTx(conn).execute(sql, params)
 

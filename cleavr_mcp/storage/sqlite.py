@@ -122,22 +122,13 @@ class SQLiteDatabase(Database):
                 raise
             conn.execute("COMMIT")
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Transaction]:
-        if not self._migrated:
-            await self.open()
-        async with self._raw_transaction() as tx:
-            yield tx
-
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        if not self._migrated:
-            await self.open()
+        await self._ready()
         with self._lock:
             return _run(self._connect(), sql, params).fetchone()
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        if not self._migrated:
-            await self.open()
+        await self._ready()
         with self._lock:
             return _run(self._connect(), sql, params).fetchall()
 
