@@ -15,11 +15,6 @@ from dataclasses import asdict, dataclass
 
 from ..cleavr.text import is_invisible  # the project's one definition of "invisible" (Unicode data)
 
-
-def is_hidden(char: str) -> bool:
-    return is_invisible(char)
-
-
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -30,7 +25,7 @@ def visible(value: object, *, limit: int | None = None) -> str:
     for char in text:
         if char in _NAMED:
             out.append(_NAMED[char])
-        elif is_hidden(char):
+        elif is_invisible(char):
             out.append(f"\\u{ord(char):04x}")
         elif unicodedata.category(char) == "Zs" and char != " ":
             out.append(" ")  # odd spaces (no-break, ideographic…) read as a space
@@ -40,10 +35,6 @@ def visible(value: object, *, limit: int | None = None) -> str:
     if limit is not None and len(shown) > limit:
         shown = shown[: limit - 1] + "…"
     return shown
-
-
-def has_hidden(value: str) -> bool:
-    return any(is_hidden(c) for c in value)
 
 
 @dataclass(frozen=True)
