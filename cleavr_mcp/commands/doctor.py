@@ -169,7 +169,8 @@ def _allowed_roots(settings) -> list[Check]:
 
 def _policy(settings) -> Check:
     from ..server.policy import ToolPolicy
-    from ..server.registry import Toolset, all_tools
+    from ..toolkit.registry import Toolset
+    from ..tools import all_tools
 
     specs = all_tools()
     unknown = []

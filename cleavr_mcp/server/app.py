@@ -16,9 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Environment, Settings
-from .errors import error_result, validation_error_result
+from ..toolkit.errors import error_result, validation_error_result
+from ..toolkit.registry import Toolset, ToolSpec
+from ..tools import all_tools
 from .policy import ToolPolicy
-from .registry import Toolset, ToolSpec, all_tools
 from .schemas import input_shape, output_shape
 from .state import AppState, open_state
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from .registry import ToolSpec
+from ..toolkit.registry import ToolSpec
 
 HEADER_READ_ONLY = "x-cleavr-read-only"
 HEADER_TOOLSETS = "x-cleavr-toolsets"

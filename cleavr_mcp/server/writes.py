@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import AcceptedElicitation, CancelledElicitation, Context, DeclinedElicitation
 from mcp.types import CallToolResult
 
+from ..toolkit.errors import error_result, from_exception
 from .confirm import CannotAsk, ConfirmationError, payload_digest
-from .errors import error_result, from_exception
 from .files import HeldFile
 from .state import AppState, state_of
 

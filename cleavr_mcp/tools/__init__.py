@@ -6,6 +6,8 @@ import importlib
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING
 
+from ..toolkit.registry import TOOLS, ToolSpec
+
 if TYPE_CHECKING:
     from ..server.state import AppState
 
@@ -17,6 +19,12 @@ INTEGRATION_MODULES: tuple[str, ...] = ("cleverinvo",)
 def load_all() -> None:
     for name in TOOL_MODULES + INTEGRATION_MODULES:
         importlib.import_module(f"{__name__}.{name}")
+
+
+def all_tools() -> dict[str, ToolSpec]:
+    """Import every tool module (so their decorators run) and return the registry."""
+    load_all()
+    return TOOLS
 
 
 async def open_integrations(state: AppState, stack: AsyncExitStack) -> None:

@@ -66,10 +66,10 @@ from ..cleverinvo import (
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
 from ..domain.approval import Fact, View, visible
 from ..server.confirm import Question, ask, payload_digest
-from ..server.errors import NEXT_STEPS, error_of, error_result, from_exception
-from ..server.registry import Kind, Toolset, tool
 from ..server.state import SANDBOX_HOST, state_of
 from ..server.writes import Failed, Stop, approve, execute, record_known_result
+from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
+from ..toolkit.registry import Kind, Toolset, tool
 from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION, BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary

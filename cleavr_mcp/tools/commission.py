@@ -9,9 +9,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..cleavr.models import CommissionQuoteRequest, PositiveMoney
-from ..server.errors import error_result, from_exception
-from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
+from ..toolkit.errors import error_result, from_exception
+from ..toolkit.registry import Kind, Toolset, tool
 from .shapes import euros
 
 

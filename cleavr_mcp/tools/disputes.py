@@ -13,11 +13,11 @@ from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, Documen
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
 from ..domain.approval import Fact, FileFact, View, visible
 from ..server.confirm import Question, ask
-from ..server.errors import error_result
 from ..server.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
-from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
 from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
+from ..toolkit.errors import error_result
+from ..toolkit.registry import Kind, Toolset, tool
 from .forms import Confirm
 from .receivables import TOKEN_DESCRIPTION, current_receivable
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary

@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.contract import OnboardingStatus
 from ..cleavr.models import CreateUserRequest, UserId
-from ..server.errors import from_exception
-from ..server.registry import Kind, Toolset, tool
 from ..server.state import state_of
 from ..server.writes import Approval, execute
+from ..toolkit.errors import from_exception
+from ..toolkit.registry import Kind, Toolset, tool
 from .shapes import WriteOutcome
 
 

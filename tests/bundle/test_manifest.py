@@ -32,7 +32,7 @@ MANIFEST = bundle.manifest()
 
 
 def test_declares_every_registered_tool_and_every_prompt():
-    from cleavr_mcp.server.registry import all_tools
+    from cleavr_mcp.tools import all_tools
 
     registry = all_tools()
     assert [t["name"] for t in MANIFEST["tools"]] == sorted(registry)  # the bundle's default: the sandbox, all tools

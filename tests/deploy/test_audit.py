@@ -12,7 +12,7 @@ from mcp import Client
 from cleavr_mcp.cli import main
 from cleavr_mcp.commands.audit import parse_since
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import Human, audit_rows, submission
 

@@ -12,9 +12,10 @@ from mcp import Client
 from cleavr_mcp.cli import build_parser
 from cleavr_mcp.config import Settings
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.errors import error_of
 from cleavr_mcp.server.main import settings_from_args
-from cleavr_mcp.server.registry import Toolset, all_tools
+from cleavr_mcp.toolkit.errors import error_of
+from cleavr_mcp.toolkit.registry import Toolset
+from cleavr_mcp.tools import all_tools
 
 from .conftest import HttpMCP, make_settings, mcp_http_server
 

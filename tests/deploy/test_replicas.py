@@ -9,8 +9,8 @@ import httpx2
 import pytest
 
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.errors import error_of
 from cleavr_mcp.server.http import build_http_app
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import HttpMCP, Human, audit_rows, bound_socket, running_app, submission
 

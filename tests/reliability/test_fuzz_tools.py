@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mcp import MCPError
 
-from cleavr_mcp.server.registry import all_tools
+from cleavr_mcp.tools import all_tools
 
 from .conftest import bench
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import Human, client, demo_user, submission
 

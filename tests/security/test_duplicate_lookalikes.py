@@ -11,7 +11,7 @@ import pytest
 from cleavr_mcp.cleavr.idempotency import receivable_key
 from cleavr_mcp.cleavr.models import ReceivableCreate
 from cleavr_mcp.cleavr.text import fold_identifier
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import Human, client, demo_user, submission
 

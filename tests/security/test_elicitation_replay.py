@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from mcp.types import ElicitResult, InputRequiredResult
 
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 from tests.deploy.conftest import audit_rows
 
 from .conftest import Human, client, demo_user, submission

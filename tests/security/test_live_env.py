@@ -9,8 +9,8 @@ from mcp import Client
 
 from cleavr_mcp.config import Environment, Settings
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.errors import error_of
 from cleavr_mcp.testing import Human, submission
+from cleavr_mcp.toolkit.errors import error_of
 
 LIVE_SPELLINGS = [
     "https://api.cleavr.fr", "https://api.cleavr.fr.", "https://api.cleavr.fr..", "https://API.CLEAVR.FR",

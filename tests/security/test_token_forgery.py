@@ -8,7 +8,7 @@ from mcp import Client
 
 from cleavr_mcp.config import Settings
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 from tests.deploy.conftest import audit_rows
 
 from .conftest import demo_user, submission

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from cleavr_mcp.cleavr.untrusted import clean_text
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import Human, client, demo_user, submission
 

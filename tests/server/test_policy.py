@@ -3,7 +3,7 @@
 import pytest
 
 from cleavr_mcp.server.policy import ToolPolicy
-from cleavr_mcp.server.registry import all_tools
+from cleavr_mcp.tools import all_tools
 
 SPECS = all_tools()
 ALL = set(SPECS)

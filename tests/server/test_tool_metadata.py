@@ -11,7 +11,8 @@ from mcp import Client
 
 from cleavr_mcp.config import Settings
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.registry import Kind, all_tools
+from cleavr_mcp.toolkit.registry import Kind
+from cleavr_mcp.tools import all_tools
 
 pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parent / "snapshots" / "tools_list.json"

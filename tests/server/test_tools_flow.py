@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cleavr_mcp.server.errors import error_of
+from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import MODES, Human, client, demo_user, submission
 

@@ -12,7 +12,8 @@ from mcp import Client
 
 from cleavr_mcp.config import Settings
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.registry import Kind, Toolset, all_tools
+from cleavr_mcp.toolkit.registry import Kind, Toolset
+from cleavr_mcp.tools import all_tools
 
 pytestmark = pytest.mark.anyio
 SNAPSHOT = Path(__file__).parent / "snapshots" / "cleverinvo_tools.json"

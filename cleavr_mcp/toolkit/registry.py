@@ -97,11 +97,3 @@ def tool(
         return fn
 
     return register
-
-
-def all_tools() -> dict[str, ToolSpec]:
-    """Import every tool module (so their decorators run) and return the registry."""
-    from ..tools import load_all
-
-    load_all()
-    return TOOLS
