@@ -52,7 +52,7 @@ class FileFact:
 
     @property
     def sha256_prefix(self) -> str:
-        return self.sha256[:16]  # as server.files.SHA256_SHOWN_CHARS: 64 bits, the prefix every question shows
+        return self.sha256[:16]  # as toolkit.files.SHA256_SHOWN_CHARS: 64 bits, the prefix every question shows
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from mcp.server.mcpserver import AcceptedElicitation, CancelledElicitation, Cont
 from mcp.types import CallToolResult
 
 from ..toolkit.errors import error_result, from_exception
+from ..toolkit.files import HeldFile
 from .confirm import CannotAsk, ConfirmationError, payload_digest
-from .files import HeldFile
 from .state import AppState, state_of
 
 T = TypeVar("T")

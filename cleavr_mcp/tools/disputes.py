@@ -13,10 +13,10 @@ from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, Documen
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
 from ..domain.approval import Fact, FileFact, View, visible
 from ..server.confirm import Question, ask
-from ..server.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
 from ..server.state import state_of
 from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
 from ..toolkit.errors import error_result
+from ..toolkit.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
 from ..toolkit.registry import Kind, Toolset, tool
 from .forms import Confirm
 from .receivables import TOKEN_DESCRIPTION, current_receivable

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from cleavr_mcp.cleavr import wire
 from cleavr_mcp.cleavr.webhooks import sign
 from cleavr_mcp.config import Settings
-from cleavr_mcp.server.files import FileInputError, FileSource, load_file
+from cleavr_mcp.toolkit.files import FileInputError, FileSource, load_file
 
 SECRET = "whsec_fuzz_0123456789abcdef"
 FUZZ = settings(max_examples=int(os.environ.get("CLEAVR_FUZZ_EXAMPLES", "60")), deadline=None, derandomize=True, database=None,

@@ -24,7 +24,7 @@ from tests.server.conftest import admin, client, demo_user, server, settings  # 
 from .pdfs import blank_pdf
 
 pytestmark = pytest.mark.anyio
-SHA256_SHOWN_CHARS = 16  # as server.files shows them
+SHA256_SHOWN_CHARS = 16  # as toolkit.files shows them
 
 
 def sha(data: bytes) -> str:

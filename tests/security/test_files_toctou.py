@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cleavr_mcp.server.files import FileInputError, FileSource, load_file
+from cleavr_mcp.toolkit.files import FileInputError, FileSource, load_file
 
 from .pdfs import blank_pdf
 
