@@ -40,7 +40,7 @@ def awaiting_partial(rec: Receivable) -> str | None:
 
 
 def snapshot_of(rec: Receivable) -> Snapshot:
-    return Snapshot(rec.id, rec.status.value, awaiting_partial(rec), rec.updated_at.isoformat())
+    return Snapshot(rec.id, rec.status.value, awaiting_partial(rec), rec.updated_at.isoformat(), rec.user_id)
 
 
 def _derived_id(*parts: str) -> str:

@@ -8,6 +8,11 @@ receive it at the same moment (the id is unique: the second insert does nothing 
 
 `snapshots` is the last known state of each receivable, updated by both sources; the poller derives an event
 only when what it sees differs from it, so an event already announced by a webhook is not announced twice.
+
+Each event carries its creditor (`user_id`: the receivable's owner, stored at ingest). What a caller may read,
+count or acknowledge is scoped to the creditors of the request's principal (`domain.tenancy.current_principal()`,
+or `creditors=` given explicitly); an event whose creditor is unknown is seen only by principals acting for every
+creditor, until `set_owner` fills it in.
 """
 
 from __future__ import annotations
@@ -19,10 +24,36 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from ..cleavr import wire
+from ..domain.tenancy import current_principal
 from ..storage import Store, Transaction
 
 Source = Literal["webhook", "poller"]
 HandledFilter = Literal["unhandled", "handled", "all"]
+Creditors = frozenset[str] | None  # the creditors whose events a caller sees; None = every creditor
+
+
+class _Caller:
+    """The default scope: the creditors of the request's principal, read when the query runs."""
+
+    def __repr__(self) -> str:
+        return "CALLER"
+
+
+CALLER: Any = _Caller()
+
+
+def _creditors(creditors: Creditors | _Caller) -> Creditors:
+    return current_principal().user_ids if isinstance(creditors, _Caller) else creditors
+
+
+def _scope_clause(creditors: Creditors) -> tuple[str | None, list[str]]:
+    """SQL restricting events to `creditors` (None: no restriction; an empty set: nothing)."""
+    if creditors is None:
+        return None, []
+    if not creditors:
+        return "1 = 0", []
+    ordered = sorted(creditors)
+    return "user_id IN (" + ", ".join("?" * len(ordered)) + ")", ordered
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -50,6 +81,7 @@ class Snapshot:
     status: str
     partial_paid: str | None
     as_of: str
+    user_id: str | None = None  # the receivable's owner (the creditor), when known
 
 
 @dataclass(frozen=True)
@@ -163,8 +195,11 @@ class EventInbox(Store):
                     await tx.execute("UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ?",
                                      (now, f"covered by the {row['type']} event", twin["id"]))
 
-    async def get(self, event_id: str) -> StoredEvent | None:
-        row = await self.db.fetchone("SELECT * FROM events WHERE id = ?", (event_id,))
+    async def get(self, event_id: str, *, creditors: Creditors | _Caller = None) -> StoredEvent | None:
+        """One event by id, whoever's it is (the server's own lookups); `creditors=CALLER` for a caller's read."""
+        clause, args = _scope_clause(_creditors(creditors))
+        row = await self.db.fetchone("SELECT * FROM events WHERE id = ?" + (f" AND {clause}" if clause else ""),
+                                     (event_id, *args))
         return self._row(row) if row else None
 
     async def list(
@@ -175,9 +210,10 @@ class EventInbox(Store):
         receivable_id: str | None = None,
         limit: int = 20,
         offset: int = 0,
+        creditors: Creditors | _Caller = CALLER,
     ) -> tuple[list[StoredEvent], int]:
-        """(events, total matching): unhandled first, then newest first."""
-        where, args = self._where(handled=handled, types=types, receivable_id=receivable_id)
+        """(events, total matching): unhandled first, then newest first; only `creditors`' events."""
+        where, args = self._where(handled=handled, types=types, receivable_id=receivable_id, creditors=creditors)
         sql_where = (" WHERE " + " AND ".join(where)) if where else ""
         total = (await self.db.fetchone(f"SELECT COUNT(*) AS n FROM events{sql_where}", args))["n"]
         rows = await self.db.fetchall(
@@ -186,16 +222,22 @@ class EventInbox(Store):
         )
         return [self._row(r) for r in rows], int(total)
 
-    async def count(self, *, handled: HandledFilter = "all", receivable_id: str | None = None) -> int:
-        where, args = self._where(handled=handled, types=(), receivable_id=receivable_id)
+    async def count(self, *, handled: HandledFilter = "all", receivable_id: str | None = None,
+                    creditors: Creditors | _Caller = CALLER) -> int:
+        where, args = self._where(handled=handled, types=(), receivable_id=receivable_id, creditors=creditors)
         row = await self.db.fetchone(
             "SELECT COUNT(*) AS n FROM events" + ((" WHERE " + " AND ".join(where)) if where else ""), args)
         return int(row["n"])
 
     @staticmethod
-    def _where(*, handled: HandledFilter, types: Iterable[str], receivable_id: str | None) -> tuple[list[str], list]:
+    def _where(*, handled: HandledFilter, types: Iterable[str], receivable_id: str | None,
+               creditors: Creditors | _Caller) -> tuple[list[str], list]:
         where: list[str] = []
         args: list[Any] = []
+        scope, scope_args = _scope_clause(_creditors(creditors))
+        if scope:
+            where.append(scope)
+            args += scope_args
         if handled == "unhandled":
             where.append("handled_at IS NULL")
         elif handled == "handled":
@@ -210,43 +252,73 @@ class EventInbox(Store):
         return where, args
 
     async def ack(self, event_ids: Iterable[str] = (), *, receivable_id: str | None = None,
-                  note: str | None = None) -> AckResult:
-        """Mark events handled: the given ids, and/or every unhandled event of `receivable_id`. Each event is
-        acknowledged once, whichever replica is asked (the update is conditional on `handled_at IS NULL`)."""
+                  note: str | None = None, creditors: Creditors | _Caller = CALLER) -> AckResult:
+        """Mark events handled: the given ids, and/or every unhandled event of `receivable_id`, of `creditors`
+        only (another creditor's event is `unknown`, as one that does not exist). Each event is acknowledged once,
+        whichever replica is asked (the update is conditional on `handled_at IS NULL`)."""
         ids = list(dict.fromkeys(event_ids))
         acknowledged, already, unknown = [], [], []
         now = time.time()
+        scope, scope_args = _scope_clause(_creditors(creditors))
+        scoped = f" AND {scope}" if scope else ""
         async with self.db.transaction() as tx:
             for event_id in ids:
                 changed = await tx.execute(
-                    "UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ? AND handled_at IS NULL",
-                    (now, note, event_id))
+                    "UPDATE events SET handled_at = ?, handled_note = ? WHERE id = ? AND handled_at IS NULL" + scoped,
+                    (now, note, event_id, *scope_args))
                 if changed:
                     acknowledged.append(event_id)
-                elif await tx.fetchone("SELECT 1 AS x FROM events WHERE id = ?", (event_id,)):
+                elif await tx.fetchone("SELECT 1 AS x FROM events WHERE id = ?" + scoped, (event_id, *scope_args)):
                     already.append(event_id)
                 else:
                     unknown.append(event_id)
             if receivable_id:
                 rows = await tx.fetchall(
                     "UPDATE events SET handled_at = ?, handled_note = ? WHERE receivable_id = ? AND handled_at IS NULL"
-                    " RETURNING id, seq", (now, note, receivable_id))
+                    + scoped + " RETURNING id, seq", (now, note, receivable_id, *scope_args))
                 acknowledged += [r["id"] for r in sorted(rows, key=lambda r: r["seq"])]
         return AckResult(acknowledged=acknowledged, already_handled=already, unknown=unknown)
 
-    async def receivable_ids(self, *, handled: HandledFilter = "unhandled", limit: int = 100) -> list[str]:
-        """Receivables named by events, most recent first (for completions)."""
-        where, args = self._where(handled=handled, types=(), receivable_id=None)
+    async def receivable_ids(self, *, handled: HandledFilter = "unhandled", limit: int = 100,
+                             creditors: Creditors | _Caller = CALLER) -> list[str]:
+        """Receivables named by `creditors`' events, most recent first (for completions)."""
+        where, args = self._where(handled=handled, types=(), receivable_id=None, creditors=creditors)
         where.append("receivable_id IS NOT NULL")
         rows = await self.db.fetchall(
             f"SELECT receivable_id, MAX(seq) AS last FROM events WHERE {' AND '.join(where)} "
             "GROUP BY receivable_id ORDER BY last DESC LIMIT ?", [*args, limit])
         return [r["receivable_id"] for r in rows]
 
+    # --- owners ------------------------------------------------------------------------------------------------
+    async def known_owner(self, receivable_id: str) -> str | None:
+        """The receivable's creditor as this inbox knows it (its snapshot, or another of its events)."""
+        row = await self.db.fetchone("SELECT user_id FROM snapshots WHERE receivable_id = ? AND user_id IS NOT NULL",
+                                     (receivable_id,))
+        if row is None:
+            row = await self.db.fetchone("SELECT user_id FROM events WHERE receivable_id = ? AND user_id IS NOT NULL "
+                                         "ORDER BY seq LIMIT 1", (receivable_id,))
+        return row["user_id"] if row else None
+
+    async def unowned_receivables(self, limit: int = 20) -> list[str]:
+        """Receivables whose events have no creditor yet (stored before owners were recorded, or unresolved)."""
+        rows = await self.db.fetchall(
+            "SELECT receivable_id, MAX(seq) AS last FROM events WHERE user_id IS NULL AND receivable_id IS NOT NULL "
+            "GROUP BY receivable_id ORDER BY last DESC LIMIT ?", (limit,))
+        return [r["receivable_id"] for r in rows]
+
+    async def set_owner(self, receivable_id: str, user_id: str) -> int:
+        """Record the receivable's creditor on its events that have none (an owner never changes); how many."""
+        async with self.db.transaction() as tx:
+            changed = await tx.execute("UPDATE events SET user_id = ? WHERE receivable_id = ? AND user_id IS NULL",
+                                       (user_id, receivable_id))
+            await tx.execute("UPDATE snapshots SET user_id = ? WHERE receivable_id = ? AND user_id IS NULL",
+                             (user_id, receivable_id))
+        return changed
+
     # --- snapshots (the poller's memory) ---------------------------------------------------------------------
     async def snapshot(self, receivable_id: str) -> Snapshot | None:
         row = await self.db.fetchone("SELECT * FROM snapshots WHERE receivable_id = ?", (receivable_id,))
-        return Snapshot(row["receivable_id"], row["status"], row["partial_paid"], row["as_of"]) if row else None
+        return _snapshot(row) if row else None
 
     async def save_snapshot(self, snapshot: Snapshot) -> None:
         async with self.db.transaction() as tx:
@@ -260,10 +332,13 @@ class EventInbox(Store):
             if known and incoming and incoming < known:
                 return  # a late delivery of an older change: keep the newer state
         await tx.execute(
-            "INSERT INTO snapshots (receivable_id, status, partial_paid, as_of, seen_at) VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO snapshots (receivable_id, status, partial_paid, as_of, seen_at, user_id) "
+            "VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (receivable_id) DO UPDATE SET status = excluded.status, partial_paid = excluded.partial_paid, "
-            "as_of = excluded.as_of, seen_at = excluded.seen_at",
-            (snapshot.receivable_id, snapshot.status, snapshot.partial_paid, snapshot.as_of, time.time()),
+            "as_of = excluded.as_of, seen_at = excluded.seen_at, "
+            "user_id = COALESCE(excluded.user_id, snapshots.user_id)",
+            (snapshot.receivable_id, snapshot.status, snapshot.partial_paid, snapshot.as_of, time.time(),
+             snapshot.user_id),
         )
 
     async def observe(
@@ -274,12 +349,13 @@ class EventInbox(Store):
         stored: list[StoredEvent] = []
         async with self.db.transaction() as tx:
             row = await tx.fetchone("SELECT * FROM snapshots WHERE receivable_id = ?", (seen.receivable_id,))
-            previous = Snapshot(row["receivable_id"], row["status"], row["partial_paid"], row["as_of"]) if row else None
+            previous = _snapshot(row) if row else None
             for event in derive(previous, seen):
                 inserted = await tx.execute(
                     "INSERT INTO events (id, type, receivable_id, user_id, source, derived, created_at, "
                     "received_at, body) VALUES (?, ?, ?, ?, 'poller', 1, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                    (event["id"], event["type"], seen.receivable_id, event.get("user_id"), event.get("created_at"),
+                    (event["id"], event["type"], seen.receivable_id, event.get("user_id") or seen.user_id,
+                     event.get("created_at"),
                      time.time(), wire.dumps(event).decode()),
                 )
                 if inserted:
@@ -311,6 +387,10 @@ class EventInbox(Store):
             received_at=_ts(row["received_at"]), handled_at=_ts(row["handled_at"]), handled_note=row["handled_note"],
             data=data if isinstance(data, dict) else {},
         )
+
+
+def _snapshot(row: dict[str, Any]) -> Snapshot:
+    return Snapshot(row["receivable_id"], row["status"], row["partial_paid"], row["as_of"], row.get("user_id"))
 
 
 def _to_status(body: str) -> str | None:

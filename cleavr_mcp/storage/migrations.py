@@ -35,6 +35,18 @@ _APPROVALS = """id_sha256 TEXT PRIMARY KEY, tool TEXT NOT NULL, principal TEXT N
     state TEXT NOT NULL, answers TEXT NOT NULL DEFAULT '{{}}', created_at {real} NOT NULL, expires_at {real} NOT NULL,
     decided_at {real}, used_at {real}"""
 
+# Each event's creditor (user_id) is what the inbox filters on for a principal acting for some creditors only. The
+# poller saw every receivable's owner, so snapshots keep it (a webhook's receivable is then resolved locally). Rows
+# stored before this with no owner get one from another event of the same receivable; the rest stay NULL, which
+# only principals acting for every creditor see, until resolved lazily from the receivable. Same SQL in both.
+_EVENTS_BY_CREDITOR = (
+    "ALTER TABLE snapshots ADD COLUMN user_id TEXT",
+    "CREATE INDEX IF NOT EXISTS events_by_creditor ON events (user_id, handled_at, seq)",
+    """UPDATE events SET user_id = (SELECT known.user_id FROM events known WHERE known.receivable_id = events.receivable_id
+           AND known.user_id IS NOT NULL ORDER BY known.seq LIMIT 1)
+       WHERE user_id IS NULL AND receivable_id IS NOT NULL""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "server state: spent confirmations, audit log, event inbox, snapshots, meta, OAuth tokens",
@@ -102,6 +114,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE TABLE IF NOT EXISTS approvals (" + _APPROVALS.format(real="DOUBLE PRECISION") + ")",
             "CREATE INDEX IF NOT EXISTS approvals_by_write ON approvals (tool, principal, payload_sha256, created_at)",
         ),
+    ),
+    Migration(
+        3, "event inbox by creditor: each receivable's owner in snapshots, events indexed by creditor, owners filled in",
+        sqlite=_EVENTS_BY_CREDITOR,
+        postgresql=_EVENTS_BY_CREDITOR,
     ),
 )
 
