@@ -35,7 +35,7 @@ async def measure(iterations: int = 1000, warmup: int = 100) -> dict:
 
     from cleavr_mcp.config import Settings
     from cleavr_mcp.server.app import build_server
-    from cleavr_mcp.server.state import open_state
+    from cleavr_mcp.toolkit.state import open_state
 
     logging.disable(logging.WARNING)  # measure the server, not the log console
     try:

@@ -45,8 +45,8 @@ async def per_call_seconds(database_url: str, data_dir: Path, calls: int) -> flo
 
 async def writes_per_second(database_url: str, iterations: int, writers: int = 8) -> float:
     from cleavr_mcp.events.store import EventInbox
-    from cleavr_mcp.server.store import ServerStore
     from cleavr_mcp.storage import open_database
+    from cleavr_mcp.toolkit.store import ServerStore
 
     db = open_database(database_url)
     await db.open()

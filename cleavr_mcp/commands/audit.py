@@ -45,7 +45,7 @@ def run(args) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from ..server.store import read_audit
+    from ..toolkit.store import read_audit
 
     found = read_audit(settings, since)
     if found is None:

@@ -112,7 +112,7 @@ WEBHOOK_REGISTER_HINT = "cleavr-mcp webhooks register --url https://your-host/we
 async def _api_checks(settings) -> list[Check]:
     """Token validity and webhooks, through the server's own state (client + auth + sandbox)."""
     from ..cleavr.errors import CleavrAuthError, CleavrError
-    from ..server.state import open_state
+    from ..toolkit.state import open_state
 
     checks: list[Check] = []
     try:
@@ -232,8 +232,8 @@ def _http(settings) -> list[Check]:
 
 
 async def _audit(settings) -> Check:
-    from ..server.store import ServerStore
     from ..storage import SQLITE_FILENAME, database_for
+    from ..toolkit.store import ServerStore
 
     path = settings.data_dir / SQLITE_FILENAME
     if settings.database_url is None and not path.exists():

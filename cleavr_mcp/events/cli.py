@@ -62,7 +62,7 @@ async def register_webhook(settings: Settings, url: str, events: list[str] | tup
                            description: str | None = None) -> StoredEndpoint:
     """Register `url` with Cleavr (or the sandbox) and keep the returned secret in the data dir."""
     from ..cleavr.models import WebhookCreate
-    from ..server.state import open_state
+    from ..toolkit.state import open_state
     from .endpoints import EndpointStore
 
     request = WebhookCreate(url=url, events=list(events), description=description or "cleavr-mcp event receiver")
@@ -72,7 +72,7 @@ async def register_webhook(settings: Settings, url: str, events: list[str] | tup
 
 
 async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
-    from ..server.state import open_state
+    from ..toolkit.state import open_state
     from .endpoints import EndpointStore
 
     stored = {e.id for e in EndpointStore.for_settings(settings).load()}
@@ -83,7 +83,7 @@ async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
 
 
 async def delete_webhook(settings: Settings, webhook_id: str) -> bool:
-    from ..server.state import open_state
+    from ..toolkit.state import open_state
     from .endpoints import EndpointStore
 
     async with open_state(settings) as state:

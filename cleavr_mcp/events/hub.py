@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from ..cleavr.webhooks import Event
     from ..config import Settings
-    from ..server.state import AppState
+    from ..toolkit.state import AppState
 
 logger = logging.getLogger("cleavr_mcp.events")
 

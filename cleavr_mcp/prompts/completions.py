@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from ..events.hub import EventHub
-    from ..server.state import AppState
+    from ..toolkit.state import AppState
 
 logger = logging.getLogger("cleavr_mcp.prompts")
 MAX_VALUES = 100  # the protocol's cap per completion

@@ -19,7 +19,7 @@ from pydantic import Field
 from ..cleavr.contract import COMMISSION_TIERS, EVIDENCE_STATUSES, LIST_LIMIT_MAX, ReceivableStatus
 from ..cleavr.untrusted import UNTRUSTED_NOTICE
 from ..events.hub import receivable_uri
-from ..server.state import state_of
+from ..toolkit.state import state_of
 from ..tools.events import event_list
 from ..tools.shapes import euros, receivable_view
 

@@ -18,10 +18,10 @@ from .. import __version__
 from ..config import Environment, Settings
 from ..toolkit.errors import error_result, validation_error_result
 from ..toolkit.registry import Toolset, ToolSpec
-from ..tools import all_tools
+from ..toolkit.state import AppState, open_state
+from ..tools import all_tools, open_integrations
 from .policy import ToolPolicy
 from .schemas import input_shape, output_shape
-from .state import AppState, open_state
 
 INSTRUCTIONS = """\
 Cleavr debt recovery. Workflow: onboard the creditor (create_user → share onboarding_url → get_user_status until
@@ -166,14 +166,14 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
 
     events = EventHub(settings)  # inbox, subscribers, poller, webhook receiver (events/)
 
+    from ..toolkit.state import confirmation_key
     from .approvals.service import ApprovalService
-    from .state import confirmation_key
 
     approvals = ApprovalService(settings, confirmation_key(settings))  # one ledger + page for every connection
 
     @asynccontextmanager
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
-        async with open_state(settings) as state, events.attached(state):
+        async with open_state(settings, open_integrations) as state, events.attached(state):
             state.extras["approvals"] = approvals
             approvals.acquire(state.database)
             try:

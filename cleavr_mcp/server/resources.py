@@ -19,9 +19,9 @@ from ..cleavr.contract import COMMISSION_TIERS, TERMINAL_STATUSES, TRANSITIONS, 
 from ..domain.next_actions import NEXT_ACTIONS
 from ..events.actions import STATUS_AFTER, next_step
 from ..events.hub import RECEIVABLE_URI, UNHANDLED_URI
+from ..toolkit.state import state_of
 from ..tools.events import EventRow, event_list, event_row
 from ..tools.shapes import ReceivableView, receivable_view
-from .state import state_of
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer

@@ -16,10 +16,10 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver import AcceptedElicitation, CancelledElicitation, Context, DeclinedElicitation
 from mcp.types import CallToolResult
 
+from ..toolkit.confirm import CannotAsk, ConfirmationError, payload_digest
 from ..toolkit.errors import error_result, from_exception
 from ..toolkit.files import HeldFile
-from .confirm import CannotAsk, ConfirmationError, payload_digest
-from .state import AppState, state_of
+from ..toolkit.state import AppState, state_of
 
 T = TypeVar("T")
 

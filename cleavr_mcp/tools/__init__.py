@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..toolkit.registry import TOOLS, ToolSpec
 
 if TYPE_CHECKING:
-    from ..server.state import AppState
+    from ..toolkit.state import AppState
 
 TOOL_MODULES = ("users", "commission", "receivables", "disputes", "extraction", "events", "portfolio")
 # Optional integrations: a module that provides `async open(state, stack)` to attach its client to the state.

@@ -65,17 +65,17 @@ from ..cleverinvo import (
 )
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
 from ..domain.approval import Fact, View, visible
-from ..server.confirm import Question, ask, payload_digest
-from ..server.state import SANDBOX_HOST, state_of
 from ..server.writes import Failed, Stop, approve, execute, record_known_result
+from ..toolkit.confirm import Question, ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import SANDBOX_HOST, state_of
 from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION, BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
 
 if TYPE_CHECKING:
-    from ..server.state import AppState
+    from ..toolkit.state import AppState
 
 EXTRA_KEY = "cleverinvo"
 PREVIEW_USER = "usr_clv_preview"  # to_receivable needs a user id; list previews discard the receivable

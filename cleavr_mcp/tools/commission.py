@@ -9,9 +9,9 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, Field
 
 from ..cleavr.models import CommissionQuoteRequest, PositiveMoney
-from ..server.state import state_of
 from ..toolkit.errors import error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 from .shapes import euros
 
 

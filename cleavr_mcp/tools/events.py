@@ -13,9 +13,9 @@ from ..cleavr.untrusted import UntrustedText
 from ..events.actions import debtor_message, evidence_list, next_step, summary
 from ..events.hub import EventHub
 from ..events.store import StoredEvent
-from ..server.state import state_of
 from ..toolkit.errors import error_result
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 
 EventId = Annotated[str, Field(pattern=r"^(evt|drv)_[A-Za-z0-9_]+$", max_length=64)]
 TypeFilter = Annotated[str, Field(pattern=r"^[a-z_]+(\.[a-z_]+)*(\.\*)?$|^\*$", max_length=64,

@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 from ..cleavr.models import UserId
 from ..cleavr.untrusted import UntrustedText, clean_text, untrusted
 from ..extraction.second_reading import compare_readings
-from ..server.state import state_of
 from ..toolkit.errors import error_result, from_exception
 from ..toolkit.files import FileInputError, FileSource, allowed_roots, load_file
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 
 # Free text the PDF's author wrote into the draft: repeated, fenced, in `untrusted_fields` (the draft itself keeps
 # plain values so it can be passed to submit_receivable as it is; every string in it is cleaned of invisible text).

@@ -12,9 +12,9 @@ from pydantic import BaseModel, Field
 from ..cleavr.contract import OnboardingStatus
 from ..cleavr.models import ListReceivablesQuery, ReceivableId, UserId
 from ..domain.portfolio import PortfolioFigures, portfolio_figures
-from ..server.state import state_of
 from ..toolkit.errors import from_exception
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 from ..views import PORTFOLIO_URI, RECEIVABLE_URI
 from .events import EventRow, event_row, hub_of
 from .shapes import euros

@@ -30,11 +30,11 @@ from ..cleavr.models import (
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
 from ..domain.approval import Fact, View, visible
 from ..extraction.second_reading import field_label
-from ..server.confirm import Question, ask
-from ..server.state import state_of
 from ..server.writes import Approval, Failed, Stop, approve, confirm_then_write, execute, is_final
+from ..toolkit.confirm import Question, ask
 from ..toolkit.errors import error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 from ..views import RECEIVABLE_URI
 from .forms import Confirm, ConfirmBatch, submission_form
 from .shapes import (

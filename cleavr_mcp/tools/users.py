@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.contract import OnboardingStatus
 from ..cleavr.models import CreateUserRequest, UserId
-from ..server.state import state_of
 from ..server.writes import Approval, execute
 from ..toolkit.errors import from_exception
 from ..toolkit.registry import Kind, Toolset, tool
+from ..toolkit.state import state_of
 from .shapes import WriteOutcome
 
 

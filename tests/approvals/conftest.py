@@ -23,8 +23,8 @@ from cleavr_mcp.config import Settings
 from cleavr_mcp.sandbox.testing import demo_user_id
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.server.approvals import browser
-from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import embedded_admin
+from cleavr_mcp.toolkit.store import audit_rows_in
 from tests.browser import browser_page, chromium_browser  # noqa: F401 - fixtures
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -37,21 +37,16 @@ WIRE_MODULES = {"contract", "models", "wire", "text", "untrusted", "validation",
 # question, the write path (approve → execute → audit) and file input. To be removed by moving these modules into a
 # small layer below tools that the server builds on (cleavr_mcp/toolkit), one pure move per module.
 TOOLS_USE_FROM_SERVER = {
-    "cleverinvo": ("confirm", "state", "writes"),
-    "commission": ("state",),
-    "disputes": ("confirm", "state", "writes"),
-    "events": ("state",),
-    "extraction": ("state",),
-    "portfolio": ("state",),
-    "receivables": ("confirm", "state", "writes"),
-    "users": ("state", "writes"),
+    "cleverinvo": ("writes",),
+    "disputes": ("writes",),
+    "receivables": ("writes",),
+    "users": ("writes",),
 }
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
     **{(f"cleavr_mcp.tools.{tool}", f"cleavr_mcp.server.{module}"): "tools use the server's tool kit (see above)"
        for tool, modules in TOOLS_USE_FROM_SERVER.items() for module in modules},
-    ("cleavr_mcp.tools", "cleavr_mcp.server.state"): "AppState named for open_integrations (TYPE_CHECKING)",
-    ("cleavr_mcp.events.cli", "cleavr_mcp.server.state"): "opens the server state to poll: should take a client",
-    ("cleavr_mcp.events.hub", "cleavr_mcp.server.state"): "AppState: the hub should take the client and store",
+    ("cleavr_mcp.events.cli", "cleavr_mcp.toolkit.state"): "opens the server state to poll: should take a client",
+    ("cleavr_mcp.events.hub", "cleavr_mcp.toolkit.state"): "AppState: the hub should take the client and store",
     ("cleavr_mcp.events.listener", "cleavr_mcp.server.main"): "is_loopback: belongs in a small net helper below",
     ("cleavr_mcp.events.listener", "cleavr_mcp.server.http"): "guard_host_origin: likewise",
     ("cleavr_mcp.sandbox.testing", "cleavr_mcp.testing"): "bound_socket/running_app: belong in sandbox.server",
@@ -59,9 +54,6 @@ KNOWN_UPWARD: dict[tuple[str, str], str] = {
 # Import cycles that exist today (each a strongly connected set of modules), to be broken. A cycle that grows
 # (a new member) fails the test as a new one.
 KNOWN_CYCLES: list[frozenset[str]] = [
-    # The tool state: server.state opens the tools' integrations, tools/__init__ names AppState, confirm.ask reads
-    # the state. Goes with the tool-kit move above.
-    frozenset({"cleavr_mcp.server.confirm", "cleavr_mcp.server.state", "cleavr_mcp.tools"}),
     # The events package reaching up into the server (hub/listener above), closed by the server composing it.
     frozenset({"cleavr_mcp.events.hub", "cleavr_mcp.events.listener", "cleavr_mcp.events.receiver",
                "cleavr_mcp.events.subscriptions", "cleavr_mcp.prompts", "cleavr_mcp.prompts.completions",
@@ -203,6 +195,6 @@ def test_no_new_import_cycle():
 
 
 def test_the_checker_sees_lazy_and_type_checking_imports():
-    # tools/__init__ names AppState under TYPE_CHECKING only, and the server imports the sandbox inside functions.
-    assert "cleavr_mcp.server.state" in GRAPH["cleavr_mcp.tools"]
-    assert "cleavr_mcp.sandbox" in GRAPH["cleavr_mcp.server.state"]
+    # tools/__init__ names AppState under TYPE_CHECKING only, and the state imports the sandbox inside functions.
+    assert "cleavr_mcp.toolkit.state" in GRAPH["cleavr_mcp.tools"]
+    assert "cleavr_mcp.sandbox" in GRAPH["cleavr_mcp.toolkit.state"]

@@ -25,7 +25,7 @@ def run_demo(data_dir: Path, **kwargs) -> tuple[int, str]:
 
 
 def audit_rows(data_dir: Path) -> list:
-    from cleavr_mcp.server.store import audit_rows_in
+    from cleavr_mcp.toolkit.store import audit_rows_in
 
     return audit_rows_in(data_dir / "server.sqlite3")
 

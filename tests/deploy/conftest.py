@@ -119,7 +119,7 @@ def sandbox(tmp_path_factory) -> Iterator[Sandbox]:
 
 
 def audit_rows(settings: Settings) -> list[Any]:
-    from cleavr_mcp.server.store import audit_rows_in
+    from cleavr_mcp.toolkit.store import audit_rows_in
 
     url = settings.database_url.get_secret_value() if settings.database_url else None
     return audit_rows_in(url or settings.data_dir / "server.sqlite3")

@@ -145,8 +145,8 @@ def test_audit_cli_without_a_log(tmp_path, monkeypatch, capsys):
 def test_audit_log_is_append_only(tmp_path):
     import sqlite3
 
-    from cleavr_mcp.server.store import ServerStore
     from cleavr_mcp.storage import run_blocking
+    from cleavr_mcp.toolkit.store import ServerStore
 
     async def write() -> None:
         store = ServerStore(tmp_path / "server.sqlite3")

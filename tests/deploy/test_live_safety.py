@@ -10,7 +10,7 @@ import pytest
 from mcp import Client
 
 from cleavr_mcp.config import Environment, Settings
-from cleavr_mcp.server import state as state_module
+from cleavr_mcp.toolkit import state as state_module
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.toolkit.errors import error_of
 
@@ -39,7 +39,7 @@ class _LiveToSandbox(httpx2.AsyncBaseTransport):
 
 
 class _Httpx2Routed:
-    """Stands in for the httpx2 module inside server.state: clients it opens reach the sandbox."""
+    """Stands in for the httpx2 module inside toolkit.state: clients it opens reach the sandbox."""
 
     def __init__(self, transport: _LiveToSandbox) -> None:
         self._transport = transport

@@ -66,7 +66,7 @@ async def test_login_saves_tokens_0600(settings, sandbox):
     stored = TokenStore(settings.token_path).load()
     assert stored.access_token and stored.refresh_token and stored.expires_at > time.time()
     # The saved tokens work: the server's client authenticates with them (no token in the settings).
-    from cleavr_mcp.server.state import open_state
+    from cleavr_mcp.toolkit.state import open_state
 
     async with open_state(settings) as state:
         assert isinstance(await state.client.list_webhooks(), list)

@@ -17,8 +17,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from cleavr_mcp.sandbox.testing import api_headers
-from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.toolkit.errors import error_of
+from cleavr_mcp.toolkit.store import audit_rows_in
 
 from .conftest import submission
 

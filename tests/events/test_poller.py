@@ -8,7 +8,7 @@ from mcp import Client
 from cleavr_mcp.config import Settings
 from cleavr_mcp.events.hub import EventHub
 from cleavr_mcp.events.receiver import receive
-from cleavr_mcp.server.state import open_state
+from cleavr_mcp.toolkit.state import open_state
 
 from .conftest import demo_user, embedded_admin, eventually, signed
 

@@ -29,8 +29,8 @@ from mcp.types import ElicitResult
 from cleavr_mcp.config import Settings
 from cleavr_mcp.sandbox.testing import demo_user_id
 from cleavr_mcp.server.app import build_server
-from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import embedded_admin
+from cleavr_mcp.toolkit.store import audit_rows_in
 
 from .conftest import bench
 

@@ -29,8 +29,8 @@ from cleavr_mcp.sandbox.cleverinvo.store import sandbox_api_key
 from cleavr_mcp.sandbox.testing import running_sandbox, sandbox_access_token, sandbox_credentials
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.server.http import build_http_app
-from cleavr_mcp.server.store import audit_rows_in
 from cleavr_mcp.testing import SandboxAdmin, bound_socket, running_app
+from cleavr_mcp.toolkit.store import audit_rows_in
 
 from .conftest import accept_everything, bench
 

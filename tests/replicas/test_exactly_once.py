@@ -11,9 +11,9 @@ import anyio
 import pytest
 
 from cleavr_mcp.events.store import EventInbox
-from cleavr_mcp.server.confirm import ConfirmationError, ConfirmationTokens
-from cleavr_mcp.server.store import ServerStore
 from cleavr_mcp.storage import open_database
+from cleavr_mcp.toolkit.confirm import ConfirmationError, ConfirmationTokens
+from cleavr_mcp.toolkit.store import ServerStore
 
 pytestmark = pytest.mark.anyio
 

@@ -69,7 +69,7 @@ def test_an_old_loose_data_dir_is_tightened(tmp_path):
     (data / "confirmation.key").write_text("k" * 64)
     os.chmod(data / "confirmation.key", 0o644)
     settings = Settings(_env_file=None, data_dir=data)
-    from cleavr_mcp.server.state import confirmation_key
+    from cleavr_mcp.toolkit.state import confirmation_key
 
     assert confirmation_key(settings) == b"k" * 64
     assert mode(data) == 0o700 and mode(data / "confirmation.key") == 0o600

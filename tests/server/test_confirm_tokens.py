@@ -3,9 +3,9 @@
 
 import pytest
 
-from cleavr_mcp.server.confirm import ConfirmationError, ConfirmationTokens
-from cleavr_mcp.server.store import ServerStore
 from cleavr_mcp.storage import DatabaseError, open_database
+from cleavr_mcp.toolkit.confirm import ConfirmationError, ConfirmationTokens
+from cleavr_mcp.toolkit.store import ServerStore
 
 pytestmark = pytest.mark.anyio
 

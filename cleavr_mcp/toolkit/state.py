@@ -7,7 +7,7 @@ client talks to the embedded sandbox in-process (persistent SQLite in the data d
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,7 +19,6 @@ from mcp.server.mcpserver import Context
 from ..config import Environment, Settings
 from ..storage import Database, database_for
 from .confirm import ConfirmationTokens
-from .policy import ToolPolicy
 from .store import ServerStore
 
 if TYPE_CHECKING:  # the client (auth, retries, models) is imported when the backend opens, not at start-up
@@ -39,7 +38,6 @@ class AppState:
     tokens: ConfirmationTokens
     store: ServerStore
     database: Database  # all server state (SQLite in the data dir, or PostgreSQL shared by replicas)
-    policy: ToolPolicy
     demo_user_id: str | None = None
     sandbox_base_url: str | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # other integrations (CleverInvo, events) hang here
@@ -47,6 +45,10 @@ class AppState:
     @property
     def live_writes_blocked(self) -> bool:
         return self.environment is Environment.LIVE and not self.settings.allow_live_writes
+
+
+# Attaches other integrations' clients to the state as it opens (given by the server, which knows the tools).
+Integrations = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 
 
 def state_of(ctx: Context) -> AppState:
@@ -121,7 +123,8 @@ class LazyClient:
 
 
 @asynccontextmanager
-async def open_state(settings: Settings) -> AsyncIterator[AppState]:
+async def open_state(settings: Settings, integrations: Integrations | None = None) -> AsyncIterator[AppState]:
+    """`integrations` attaches the other clients (the server passes `tools.open_integrations`)."""
     settings.ensure_data_dir()
     async with AsyncExitStack() as stack:
         state: AppState | None = None
@@ -150,9 +153,7 @@ async def open_state(settings: Settings) -> AsyncIterator[AppState]:
             tokens=tokens,
             store=store,
             database=database,
-            policy=ToolPolicy.from_settings(settings),
         )
-        from ..tools import open_integrations
-
-        await open_integrations(state, stack)
+        if integrations is not None:
+            await integrations(state, stack)
         yield state

@@ -165,9 +165,7 @@ def can_elicit(ctx: Context) -> bool:
 def ask(ctx: Context, question: Question) -> Elicit[BaseModel] | CannotAsk:
     """The resolver's answer: ask the human in a form when the client can (and the setting allows), else hand the
     question to `writes.approve`, which picks the approval page, URL-mode elicitation or the token."""
-    from .state import state_of
-
-    state = state_of(ctx)
+    state = ctx.request_context.lifespan_context  # the AppState (state_of; not imported: state imports this module)
     if state.live_writes_blocked:
         return CannotAsk(question)  # the write will be refused: do not bother the human with a question
     if state.settings.effective_confirm_channel != "browser" and can_elicit(ctx):
