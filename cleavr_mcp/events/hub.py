@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets as _secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -45,6 +46,7 @@ logger = logging.getLogger("cleavr_mcp.events")
 
 EVENTS_CHANNEL = "cleavr_mcp_events"
 POLLER_LEASE = "poller"
+OWNER_RETRY_SECONDS = 300.0
 UNHANDLED_URI = "cleavr://events/unhandled"
 RECEIVABLE_URI = "cleavr://receivables/{receivable_id}"
 
@@ -79,6 +81,7 @@ class EventHub:
         self.poll_passes = 0
         # The server's cached owner lookup (receivable id → its creditor); None: ask the lifespan's client.
         self.lookup_owner: Callable[[str], Awaitable[str | None]] | None = None
+        self._owner_misses: dict[str, float] = {}  # receivable id -> when its owner could not be found
 
     # --- the inbox ------------------------------------------------------------------------------------------
     @property
@@ -151,10 +154,19 @@ class EventHub:
         """Give an owner to events stored without one (before owners were recorded, or Cleavr was unreachable):
         up to `limit` receivables per call. How many events got one."""
         filled = 0
-        for receivable_id in await self.inbox.unowned_receivables(limit):
+        now = time.monotonic()
+        for receivable_id in await self.inbox.unowned_receivables(limit + len(self._owner_misses)):
+            if now - self._owner_misses.get(receivable_id, -OWNER_RETRY_SECONDS) < OWNER_RETRY_SECONDS:
+                continue  # not found a moment ago: not asked again on every list
             owner = await self.owner_of(receivable_id)
-            if owner is not None:
-                filled += await self.inbox.set_owner(receivable_id, owner)
+            if owner is None:
+                self._owner_misses[receivable_id] = now
+                continue
+            self._owner_misses.pop(receivable_id, None)
+            filled += await self.inbox.set_owner(receivable_id, owner)
+            limit -= 1
+            if limit <= 0:
+                break
         return filled
 
     async def _snapshot_after(self, event_type: str, data: dict[str, Any], receivable_id: str | None,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.models import ReceivableId
 from ..cleavr.untrusted import UntrustedText
+from ..domain.tenancy import current_principal
 from ..events.actions import debtor_message, evidence_list, next_step, summary
 from ..events.hub import EventHub
 from ..events.store import StoredEvent
@@ -66,6 +67,8 @@ def event_row(event: StoredEvent) -> EventRow:
 
 async def event_list(hub: EventHub, *, handled: Literal["unhandled", "handled", "all"] = "all", types: list[str] | None = None,
                receivable_id: str | None = None, limit: int = 20) -> EventList:
+    if not current_principal().every_creditor:
+        await hub.fill_owners()  # events stored without their creditor are hidden from a scoped caller until then
     events, matching = await hub.inbox.list(handled=handled, types=types or (), receivable_id=receivable_id, limit=limit)
     unhandled = await hub.inbox.count(handled="unhandled")
     rows = [event_row(e) for e in events]

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.contract import OnboardingStatus
 from ..cleavr.models import ListReceivablesQuery, ReceivableId, UserId
+from ..domain import scope
 from ..domain.portfolio import PortfolioFigures, portfolio_figures
+from ..domain.tenancy import current_principal
 from ..toolkit.errors import from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import state_of
@@ -40,13 +42,14 @@ class PortfolioView(PortfolioFigures):
 
 
 async def _known_creditors(ctx: Context, receivable_users: set[str]) -> list[str]:
-    """Creditors this server knows of: created here (audit log), the sandbox's demo creditor, owners of
-    receivables."""
+    """Creditors this server knows of that the caller may act for: created here (audit log), the sandbox's demo
+    creditor, owners of receivables."""
     state = state_of(ctx)
+    principal = current_principal()
     created = [row.result_id for row in await state.store.audit_rows() if row.tool == "create_user" and row.result_id
                and row.outcome == "done"]
     ordered = dict.fromkeys([*created, *([state.demo_user_id] if state.demo_user_id else []), *sorted(receivable_users)])
-    return list(ordered)[:MAX_CREDITORS]
+    return [uid for uid in ordered if principal.may_act_for(uid)][:MAX_CREDITORS]
 
 
 @tool(title="Show the recovery portfolio", toolset=Toolset.RECEIVABLES, kind=Kind.READ, idempotent=True,
@@ -58,13 +61,10 @@ async def show_portfolio(ctx: Context, user_id: UserId | None = None) -> Portfol
     events. Optionally for one creditor. Hosts with MCP Apps show it as a dashboard."""
     state = state_of(ctx)
     try:
-        receivables, after, more = [], None, True
-        while more and len(receivables) < MAX_RECEIVABLES:
-            page = await state.client.list_receivables(
-                ListReceivablesQuery(user_id=user_id, limit=100, starting_after=after))
-            receivables.extend(page.data)
-            more, after = page.has_more and bool(page.data), page.data[-1].id if page.data else None
-        truncated = more
+        # The caller's creditors' receivables only (domain.scope); one more than summed tells of truncation.
+        receivables = [r async for r in scope.receivables(state.client, ListReceivablesQuery(user_id=user_id),
+                                                          limit=MAX_RECEIVABLES + 1)]
+        truncated = len(receivables) > MAX_RECEIVABLES
         receivables = receivables[:MAX_RECEIVABLES]
         creditors = [user_id] if user_id else await _known_creditors(ctx, {r.user_id for r in receivables})
         to_onboard = []
@@ -110,7 +110,7 @@ async def receivable_timeline(receivable_id: ReceivableId, ctx: Context) -> Time
     (status changes, disputes, payments), contacts made, and the next action with its date. For the Receivable
     view; get_receivable has the same facts for the model."""
     try:
-        r = await state_of(ctx).client.get_receivable(receivable_id)
+        r = await scope.receivable(state_of(ctx).client, receivable_id)
     except Exception as exc:  # noqa: BLE001
         return from_exception(exc, tool="receivable_timeline")
     entries = [TimelineEntry(at=r.created_at, kind="submitted",

@@ -28,6 +28,7 @@ from ..cleavr.models import (
     UserId,
 )
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
+from ..domain import scope
 from ..domain.approval import Fact, View, visible
 from ..extraction.second_reading import field_label
 from ..server.writes import Approval, Failed, Stop, approve, confirm_then_write, execute, is_final
@@ -254,7 +255,7 @@ async def get_receivable(receivable_id: ReceivableId, ctx: Context) -> Receivabl
     """One receivable in full (ids from list_receivables or list_events): status, amounts, commission, recovery
     progress, any dispute (the debtor's message is third-party text) or partial payment, and what_to_do next."""
     try:
-        return receivable_view(await state_of(ctx).client.get_receivable(receivable_id))
+        return receivable_view(await scope.receivable(state_of(ctx).client, receivable_id))
     except Exception as exc:  # noqa: BLE001
         return from_exception(exc, tool="get_receivable")
 
@@ -279,16 +280,17 @@ async def list_receivables(
     with cursor. Then get_receivable for one in full."""
     state = state_of(ctx)
     try:
-        page = await state.client.list_receivables(ListReceivablesQuery(
+        # Only the caller's creditors' rows (domain.scope), with limit and cursor kept exact.
+        found, has_more = await scope.receivables_page(state.client, ListReceivablesQuery(
             user_id=user_id, status=status, created_after=created_after, created_before=created_before, limit=limit,
             starting_after=cursor))
     except Exception as exc:  # noqa: BLE001
         return from_exception(exc, tool="list_receivables")
-    rows = [receivable_row(r) for r in page.data]
+    rows = [receivable_row(r) for r in found]
     total = sum((r.amount for r in rows), Decimal(0))
-    more = f" More exist: call again with cursor={rows[-1].id}." if page.has_more and rows else ""
+    more = f" More exist: call again with cursor={rows[-1].id}." if has_more and rows else ""
     return ReceivableListView(rows=rows, total=f"{len(rows)} receivable(s) shown, {euros(total)} in all.{more}",
-                              next_cursor=rows[-1].id if page.has_more and rows else None)
+                              next_cursor=rows[-1].id if has_more and rows else None)
 
 
 # --- add_contact / metadata ----------------------------------------------------------------------------------
