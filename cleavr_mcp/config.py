@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     jwt_algorithms: StrList = Field(default_factory=lambda: ["RS256", "ES256"])
     jwt_required_scopes: StrList = Field(default_factory=list, description="Scopes a JWT must carry")
     jwks_cache_seconds: float = Field(300.0, ge=0)
+    principals_file: Path | None = Field(
+        None, description="TOML file of [[principals]]: who may act for which creditors (re-read when it changes)")
+    jwt_user_ids_claim: str | None = Field(
+        None, description="JWT claim listing the caller's Cleavr user ids (or \"*\"); default cleavr_user_ids")
     allowed_hosts: StrList = Field(default_factory=list)
     allowed_origins: StrList = Field(default_factory=list)
     request_state_keys: SecretList = Field(
@@ -213,7 +217,7 @@ class Settings(BaseSettings):
     def auth_configured(self) -> bool:
         """Some auth setting is given. Whether auth is ON is decided by the verifier actually built from them
         (`server.auth.auth_installed`), never by this."""
-        return bool(self.auth_tokens or self.auth_token_hashes or self.jwks_url)
+        return bool(self.auth_tokens or self.auth_token_hashes or self.jwks_url or self.principals_file)
 
     @property
     def effective_confirm_channel(self) -> str:

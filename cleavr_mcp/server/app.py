@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Environment, Settings
+from ..domain.tenancy import current_principal
 from ..toolkit.errors import error_result, validation_error_result
 from ..toolkit.registry import Toolset, ToolSpec
 from ..toolkit.state import AppState, open_state
@@ -63,7 +64,8 @@ class CleavrMCP(MCPServer[AppState]):
         return getattr(self, "_token_verifier", None)
 
     def policy_for(self, headers) -> ToolPolicy:
-        return self.policy.tightened(headers)
+        """Server settings ∩ the request's principal ∩ the request headers (headers only ever tighten)."""
+        return self.policy.for_principal(current_principal()).tightened(headers)
 
     async def _handle_list_tools(self, ctx, params: PaginatedRequestParams | None) -> ListToolsResult:
         headers = getattr(getattr(ctx, "request", None), "headers", None)
@@ -193,13 +195,20 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     else:
         instructions += "\nEnvironment: TEST (api-test.cleavr.fr)."
 
-    from .auth import server_security  # HTTP bearer auth + shared request_state keys (empty when not configured)
+    from .auth import principal_directory, server_security  # HTTP bearer auth, principals, request_state keys
+    from .tenancy import TenancyMiddleware
     from .views import apps_extension  # MCP Apps: the ui:// views bound to show_portfolio and get_receivable
 
+    principals = principal_directory(settings)  # a broken principals file stops the start here, naming the field
     server = CleavrMCP(settings, specs, name="cleavr-mcp", title="Cleavr debt recovery", version=__version__,
                        instructions=instructions, lifespan=lifespan, subscriptions=events.bus,
-                       extensions=[apps_extension()], **server_security(settings))
+                       extensions=[apps_extension()], **server_security(settings, principals))
+    # Innermost: every request (tools, lists, resources, prompts, completions, initialize) runs as its principal.
+    server._lowlevel_server.middleware.append(TenancyMiddleware(principals))
+    server.principals = principals
+    principals.install_sighup()
     server.approvals = approvals
+    approvals.principals = principals
     policy = server.policy
     for spec in specs.values():
         if not policy.allows(spec):

@@ -29,6 +29,14 @@ from mcp.server.request_state import RequestStateSecurity
 from mcp.server.transport_security import TransportSecuritySettings
 
 from ..config import Settings
+from .principals import (
+    DEFAULT_USER_IDS_CLAIM,
+    JWT_MARK,
+    JWT_USER_IDS_CLAIM,
+    PrincipalDirectory,
+    PrincipalsFileError,
+    PrincipalsFileVerifier,
+)
 
 if TYPE_CHECKING:  # PyJWT (and cryptography under it) is imported only when a JWKS URL is configured
     import jwt
@@ -142,13 +150,14 @@ class JWTVerifier:
 
     def __init__(self, jwks: JWKSCache, *, issuer: str | None = None, audience: str | None = None,
                  algorithms: Sequence[str] = ("RS256", "ES256"), required_scopes: Sequence[str] = (),
-                 leeway: float = 30.0) -> None:
+                 leeway: float = 30.0, user_ids_claim: str = "cleavr_user_ids") -> None:
         self.jwks = jwks
         self.issuer = issuer
         self.audience = audience
         self.algorithms = list(algorithms)
         self.required_scopes = set(required_scopes)
         self.leeway = leeway
+        self.user_ids_claim = user_ids_claim
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx2.AsyncClient | None = None) -> JWTVerifier | None:
@@ -156,7 +165,8 @@ class JWTVerifier:
             return None
         return cls(JWKSCache(settings.jwks_url, ttl=settings.jwks_cache_seconds, http=http),
                    issuer=settings.jwt_issuer, audience=settings.jwt_audience, algorithms=settings.jwt_algorithms,
-                   required_scopes=settings.jwt_required_scopes)
+                   required_scopes=settings.jwt_required_scopes,
+                   user_ids_claim=settings.jwt_user_ids_claim or DEFAULT_USER_IDS_CLAIM)
 
     async def verify_token(self, token: str) -> AccessToken | None:
         import jwt
@@ -185,10 +195,14 @@ class JWTVerifier:
             return None
         subject = claims.get("sub")
         client_id = str(claims.get("client_id") or claims.get("azp") or subject or "jwt")
+        kept: dict[str, Any] = {k: claims[k] for k in ("iss", "aud") if k in claims}
+        kept[JWT_MARK] = True  # server.principals maps it (subject → file principal, or the user-ids claim)
+        if self.user_ids_claim in claims:
+            kept[JWT_USER_IDS_CLAIM] = claims[self.user_ids_claim]
         return AccessToken(
             token=_fingerprint(hash_token(token)), client_id=client_id, scopes=scopes,
             expires_at=int(claims["exp"]), subject=str(subject) if subject is not None else None,
-            claims={k: claims[k] for k in ("iss", "aud") if k in claims},
+            claims=kept,
         )
 
 
@@ -214,10 +228,22 @@ class AnyOfVerifier:
         return None
 
 
-def token_verifier(settings: Settings) -> AnyOfVerifier | None:
-    verifiers: list[TokenVerifier] = [v for v in (StaticTokenVerifier.from_settings(settings),
+def token_verifier(settings: Settings, principals: PrincipalDirectory | None = None) -> AnyOfVerifier | None:
+    """The principals file's tokens first (scoped), then the legacy all-creditor tokens, then JWTs."""
+    if principals is None and settings.principals_file is not None:
+        principals = principal_directory(settings)
+    file_verifier = PrincipalsFileVerifier(principals) if principals is not None and principals.path else None
+    verifiers: list[TokenVerifier] = [v for v in (file_verifier, StaticTokenVerifier.from_settings(settings),
                                                   JWTVerifier.from_settings(settings)) if v is not None]
     return AnyOfVerifier(verifiers) if verifiers else None
+
+
+def principal_directory(settings: Settings) -> PrincipalDirectory:
+    """The principals file read now; a broken one is an AuthConfigError naming the principal and the field."""
+    try:
+        return PrincipalDirectory(settings)
+    except PrincipalsFileError as exc:
+        raise AuthConfigError(f"{exc}.") from None
 
 
 def auth_installed(settings: Settings) -> bool:
@@ -265,10 +291,10 @@ def request_state_security(settings: Settings) -> RequestStateSecurity | None:
     return RequestStateSecurity(keys=keys, audience=settings.request_state_audience)
 
 
-def server_security(settings: Settings) -> dict[str, Any]:
+def server_security(settings: Settings, principals: PrincipalDirectory | None = None) -> dict[str, Any]:
     """Keyword arguments for the MCPServer constructor: token verifier + auth settings, request_state keys."""
     kwargs: dict[str, Any] = {}
-    verifier = token_verifier(settings)
+    verifier = token_verifier(settings, principals)
     if verifier is not None:
         kwargs["token_verifier"] = verifier
         kwargs["auth"] = auth_settings(settings)

@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from ..domain.tenancy import Principal
 from ..toolkit.registry import ToolSpec
+
+CREATE_USER = "create_user"  # the one tool that needs the principal's create_users
 
 HEADER_READ_ONLY = "x-cleavr-read-only"
 HEADER_TOOLSETS = "x-cleavr-toolsets"
@@ -35,6 +38,7 @@ class ToolPolicy:
     tools: frozenset[str] | None = None  # None = every tool (of the allowed toolsets)
     exclude: frozenset[str] = frozenset()
     no_money: bool = False
+    create_users: bool = True  # create_user is offered (a principal without create_users loses it)
 
     @classmethod
     def from_settings(cls, settings) -> ToolPolicy:
@@ -47,6 +51,8 @@ class ToolPolicy:
         )
 
     def allows(self, spec: ToolSpec) -> bool:
+        if not self.create_users and spec.name == CREATE_USER:
+            return False
         if spec.name in self.exclude:
             return False
         if self.no_money and spec.money:
@@ -60,6 +66,8 @@ class ToolPolicy:
         return True
 
     def why_not(self, spec: ToolSpec) -> str:
+        if not self.create_users and spec.name == CREATE_USER:
+            return "this caller may not create creditors (create_users is off for its principal)"
         if spec.name in self.exclude:
             return "it is excluded (exclude-tools)"
         if self.no_money and spec.money:
@@ -69,6 +77,19 @@ class ToolPolicy:
         if self.tools is not None and spec.name not in self.tools:
             return "it is not in the allowed tool list"
         return f"its toolset '{spec.toolset.value}' is not enabled"
+
+    def for_principal(self, principal: Principal) -> ToolPolicy:
+        """The server's ceiling ∩ the principal's (read-only, no money, toolsets, create_users)."""
+        if (not principal.read_only and not principal.no_money and principal.toolsets is None
+                and principal.create_users >= self.create_users):
+            return self
+        toolsets = principal.toolsets
+        if toolsets is not None and self.toolsets is not None:
+            toolsets = toolsets & self.toolsets
+        return replace(self, read_only=self.read_only or principal.read_only,
+                       no_money=self.no_money or principal.no_money,
+                       toolsets=self.toolsets if toolsets is None else toolsets,
+                       create_users=self.create_users and principal.create_users)
 
     def tightened(self, headers: Mapping[str, str] | None) -> ToolPolicy:
         """This policy narrowed by request headers; a header can never re-enable what the ceiling removed."""

@@ -120,6 +120,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         sqlite=_EVENTS_BY_CREDITOR,
         postgresql=_EVENTS_BY_CREDITOR,
     ),
+    Migration(
+        4, "tenancy: the principal on every audit row, users granted to principals, owners of ids",
+        sqlite=(
+            "ALTER TABLE audit ADD COLUMN principal TEXT",
+            "CREATE INDEX IF NOT EXISTS audit_by_principal ON audit (principal, seq)",
+            """CREATE TABLE IF NOT EXISTS principal_users (
+                principal TEXT NOT NULL, user_id TEXT NOT NULL, granted_at REAL NOT NULL,
+                PRIMARY KEY (principal, user_id))""",
+            # Whose creditor an id belongs to (a receivable's or an extraction's owner never changes): cached.
+            """CREATE TABLE IF NOT EXISTS id_owners (
+                kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, seen_at REAL NOT NULL,
+                PRIMARY KEY (kind, id))""",
+        ),
+        postgresql=(
+            "ALTER TABLE audit ADD COLUMN IF NOT EXISTS principal TEXT",
+            "CREATE INDEX IF NOT EXISTS audit_by_principal ON audit (principal, seq)",
+            """CREATE TABLE IF NOT EXISTS principal_users (
+                principal TEXT NOT NULL, user_id TEXT NOT NULL, granted_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (principal, user_id))""",
+            """CREATE TABLE IF NOT EXISTS id_owners (
+                kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (kind, id))""",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -15,7 +15,8 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 
 from ...domain.approval import View
-from .service import ApprovalService, Decision, principal_of_token
+from ...domain.tenancy import current_principal
+from .service import ApprovalService, Decision
 
 INPUT_KEY = "cleavr-mcp/approval"
 _MODERN = "2026-07-28"
@@ -32,11 +33,9 @@ class UrlElicitationRequired(MCPError):
 
 
 def principal_of(ctx: Context) -> str:
-    """Who is asking: the verified HTTP identity, else the local user of a stdio/in-memory server."""
-    from mcp.server.auth.middleware.auth_context import get_access_token
-
-    token = get_access_token()
-    return principal_of_token(token) if token is not None else "local"
+    """Who is asking: the principal's name (domain.tenancy, set by the server for this request) — the name the
+    ledger binds a pending write to and the approval page's sign-in must match."""
+    return current_principal().name
 
 
 def service_of(state) -> ApprovalService:

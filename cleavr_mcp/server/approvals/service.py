@@ -56,6 +56,7 @@ class ApprovalService:
         self._local_page: _LocalPage | None = None
         self.http_base_url: str | None = None  # set when the routes are mounted on the HTTP app
         self.verifier: Any = None  # the HTTP deployment's token verifier (link mode sign-in)
+        self.principals: Any = None  # server.principals.PrincipalDirectory: a credential → its principal's name
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     @property
@@ -98,7 +99,10 @@ class ApprovalService:
         if not credential or self.verifier is None:
             return False
         token = await self.verifier.verify_token(credential.strip())
-        return token is not None and hmac.compare_digest(principal_of_token(token), write.principal)
+        if token is None:
+            return False
+        name = self.principals.principal_for(token).name if self.principals is not None else principal_of_token(token)
+        return hmac.compare_digest(name.encode(), write.principal.encode())
 
     # --- where the page lives --------------------------------------------------------------------------------
     def base_url(self, where: Where) -> str:
