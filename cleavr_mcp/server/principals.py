@@ -77,10 +77,7 @@ class PrincipalsFile:
 
 
 def _known_toolsets() -> frozenset[str]:
-    try:
-        from ..toolkit.registry import Toolset  # after the toolkit move
-    except ImportError:
-        from .registry import Toolset
+    from ..toolkit.registry import Toolset
     return frozenset(t.value for t in Toolset)
 
 
