@@ -117,6 +117,8 @@ class Settings(BaseSettings):
     # --- CleverInvo ---------------------------------------------------------------------------------------
     cleverinvo_base_url: str | None = Field(None, description="CleverInvo API base; unset = sandbox")
     cleverinvo_api_key: SecretStr | None = None
+    cleverinvo_rate_limit_per_minute: int = Field(
+        120, ge=1, description="CleverInvo calls a minute per API key: the plan's limit (the sandbox enforces it too)")
 
     # --- Local state ----------------------------------------------------------------------------------------
     data_dir: Path = Field(default_factory=default_data_dir)

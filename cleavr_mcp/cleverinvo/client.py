@@ -361,7 +361,8 @@ def client_from_settings(
     if settings.cleverinvo_base_url:
         if settings.cleverinvo_api_key is None:
             raise ValueError("CLEAVR_MCP_CLEVERINVO_API_KEY is required with CLEAVR_MCP_CLEVERINVO_BASE_URL")
-        return CleverInvoClient(http, api_key=settings.cleverinvo_api_key, base_url=settings.cleverinvo_base_url)
+        return CleverInvoClient(http, api_key=settings.cleverinvo_api_key, base_url=settings.cleverinvo_base_url,
+                                limiter=_limiter(settings, settings.cleverinvo_api_key.get_secret_value()))
     if not settings.uses_sandbox:
         return None
     if sandbox_url is None:
@@ -370,4 +371,9 @@ def client_from_settings(
     key = key or sandbox_key
     if not key:
         raise ValueError("sandbox_key (the CleverInvo sandbox's API key) is required in sandbox mode")
-    return CleverInvoClient(http, api_key=key, base_url=sandbox_url.rstrip("/") + SANDBOX_MOUNT_PATH)
+    return CleverInvoClient(http, api_key=key, base_url=sandbox_url.rstrip("/") + SANDBOX_MOUNT_PATH,
+                            limiter=_limiter(settings, key))
+
+
+def _limiter(settings: Settings, key: str) -> RateLimiter:
+    return limiter_for_key(key, settings.cleverinvo_rate_limit_per_minute, DEFAULT_PERIOD_SECONDS)

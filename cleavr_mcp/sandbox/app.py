@@ -206,7 +206,8 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if config.cleverinvo:
         from .cleverinvo import MOUNT_PATH, create_cleverinvo_app
 
-        app.mount(MOUNT_PATH, create_cleverinvo_app(config.db_path, seed=config.seed))
+        app.mount(MOUNT_PATH, create_cleverinvo_app(config.db_path, seed=config.seed,
+                                                    rate_limit_per_minute=config.cleverinvo_rate_limit_per_minute))
         app.state.cleverinvo = {"mount_path": MOUNT_PATH}
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -33,6 +33,7 @@ class SandboxConfig:
     webhook_delivery: bool = False  # run the delivery loop (started lazily on the first request)
     webhook_retry_base_seconds: float = 60.0  # first retry delay; later ones grow x3.15 (8 attempts ~ 24 h)
     cleverinvo: bool = True  # mount the CleverInvo sandbox under /cleverinvo/api/v1 (same database file)
+    cleverinvo_rate_limit_per_minute: int = 120  # per API key, as CleverInvo's Business plan
     extra: dict[str, Any] = field(default_factory=dict)  # room for options of later issues
 
     def __post_init__(self) -> None:
@@ -56,6 +57,7 @@ class SandboxConfig:
             "latency_ms": settings.sandbox_latency_ms,
             "rate_limit_per_second": settings.sandbox_rate_limit_per_second,
             "seed": settings.sandbox_seed,
+            "cleverinvo_rate_limit_per_minute": settings.cleverinvo_rate_limit_per_minute,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         known = {f.name for f in fields(cls)}

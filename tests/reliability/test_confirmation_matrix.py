@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,11 @@ import pytest
 from mcp import Client
 from mcp.types import ElicitResult
 
+from cleavr_mcp.cleverinvo import CleverInvoClient
+from cleavr_mcp.cleverinvo.models import ClientCreate, InvoiceCreate, InvoiceUpdate, LineItemInput
 from cleavr_mcp.config import Settings
+from cleavr_mcp.sandbox import SandboxConfig
+from cleavr_mcp.sandbox.cleverinvo import MOUNT_PATH, sandbox_api_key
 from cleavr_mcp.sandbox.testing import demo_user_id
 from cleavr_mcp.server.app import build_server
 from cleavr_mcp.testing import embedded_admin
@@ -86,10 +91,7 @@ class World:
     silent: Client  # no elicitation capability: token flow
     expired: Client  # a server whose tokens expire the moment they are minted
     demo: str
-    invoices: list[str]  # recoverable CleverInvo invoice ids, one per recover_invoice write case
-    clients: list[str]  # CleverInvo client names, one per recover_invoices write case
-    spare_invoice: str  # never written: what the no-write cases of recover_invoice use
-    spare_client: str  # never written: what the no-write cases of recover_invoices use
+    cleverinvo: Any  # the CleverInvo sandbox's API (same SQLite file as the server's embedded sandbox)
 
     def call(self, client: Client, tool: str, args: dict):
         return self.portal.call(client.call_tool, tool, args)
@@ -130,9 +132,31 @@ class World:
             self.advance(rec_id, {"action": "partial_payment", "paid_amount": "300.00"})
         return rec_id
 
+    def new_overdue_invoice(self) -> tuple[str, str]:
+        """A CleverInvo client of its own with one invoice 60 days overdue, added to the sandbox's book through its
+        API: every recover_invoice(s) case gets targets no other case approved, declined or wrote (client name,
+        invoice id)."""
+        n = next(_numbers)
+        name = f"Matrix Debtor {n:04d} SARL"  # ASCII, and no name is a substring of another: client_search finds one
+        issued = date.today() - timedelta(days=90)
 
-# Per tool: (arguments for a fresh target, the same call with one harmless change). `write` tells whether the case
-# may consume a target that must not be reused (CleverInvo invoices and clients).
+        async def add() -> str:
+            ci = self.cleverinvo
+            client = await ci.create_client(ClientCreate(name=name, email=f"compta{n}@matrix-debtor.example",
+                                                         phone="06 12 34 56 78", address="4 rue Neuve, 75011 Paris"))
+            draft = await ci.create_invoice(InvoiceCreate(
+                client_id=client.id, invoice_number=f"MX-CI-{n:04d}", issue_date=issued,
+                due_date=issued + timedelta(days=30),
+                line_items=[LineItemInput(description="Conseil (jours)", quantity=Decimal(2),
+                                          unit_price=Decimal("650.00"), tax_rate=Decimal(20))]))
+            await ci.update_invoice(draft.id, InvoiceUpdate(status="OVERDUE"))
+            return draft.id
+
+        return name, self.portal.call(add)
+
+
+# Per tool: (arguments for a fresh target, the same call with one harmless change). `write` says whether the case
+# may write (kept for the callers' readability: every target is fresh now, CleverInvo ones included).
 def _args(world: World, tool: str, *, write: bool) -> tuple[dict, dict]:
     n = next(_numbers)
     _current_target["receivable_id"] = None
@@ -160,11 +184,11 @@ def _args(world: World, tool: str, *, write: bool) -> tuple[dict, dict]:
         args = {"receivable_id": rec, "action": "continue_recovery"}
         changed = {**args, "action": "mark_complete"}
     elif tool == "recover_invoice":
-        invoice = world.invoices.pop() if write else world.spare_invoice
+        _, invoice = world.new_overdue_invoice()
         args = {"invoice_id": invoice, "user_id": world.demo}
         changed = {**args, "debtor_email": "other@example.com"}
     else:  # recover_invoices
-        name = world.clients.pop() if write else world.spare_client
+        name, _ = world.new_overdue_invoice()
         args = {"user_id": world.demo, "client_search": name, "min_days_overdue": 0}
         changed = {**args, "min_days_overdue": 1}
     return args, changed
@@ -173,7 +197,10 @@ def _args(world: World, tool: str, *, write: bool) -> tuple[dict, dict]:
 @pytest.fixture(scope="module")
 def world(portal, tmp_path_factory) -> World:
     base = tmp_path_factory.mktemp("matrix")
-    settings = Settings(_env_file=None, data_dir=base / "data", allowed_roots=[base])
+    # ~500 CleverInvo calls in a minute (fresh targets, then the tools reading them): above the plan's 120 a minute
+    # the client would pace the run (tests/cleverinvo prove that pacing); not what this matrix is about.
+    settings = Settings(_env_file=None, data_dir=base / "data", allowed_roots=[base],
+                        cleverinvo_rate_limit_per_minute=100_000)
     server = build_server(settings)
     # The token cases run on the explicit opt-in (CLEAVR_MCP_CONFIRM_CHANNEL=model-token): by default a client that
     # cannot elicit gets the approval page instead (tests/approvals/test_attack_matrix.py covers that channel).
@@ -193,21 +220,13 @@ def world(portal, tmp_path_factory) -> World:
     try:  # every client opened is closed again, whatever fails: the portal cannot stop with a session open
         for name, cm in entered.items():
             opened[name] = cm.__enter__()
-        overdue = portal.call(opened["auto"].call_tool, "list_overdue_invoices", {"min_days_overdue": 0, "limit": 100})
-        rows = overdue.structured_content["recoverable"]
-        # Write cases consume invoices (recover_invoice) or all of a client's invoices (recover_invoices), so
-        # clients are split: one spare (no-write cases only), three for recover_invoices, the rest's invoices for
-        # recover_invoice.
-        clients = sorted(Counter(r["client"] for r in rows))
-        spare = clients[0]
-        # ASCII names only for client_search: the CleverInvo sandbox's search misses "Nettoyage Éclat SAS" (accent).
-        batch_clients = [c for c in clients[1:] if c.isascii()][-3:]
-        single_clients = [c for c in clients[1:] if c not in batch_clients]
-        invoices = [r["invoice_id"] for r in rows if r["client"] in single_clients]
-        spare_invoice = next(r["invoice_id"] for r in rows if r["client"] == spare)
+        # The server's first call seeds the sandbox; the matrix then adds its CleverInvo targets through the API.
+        portal.call(opened["auto"].call_tool, "list_overdue_invoices", {"min_days_overdue": 0, "limit": 1})
+        key = sandbox_api_key(SandboxConfig.from_settings(settings).db_path)
+        cleverinvo = CleverInvoClient(admin.http, api_key=key, base_url="http://admin.local" + MOUNT_PATH,
+                                      limiter=None)
         yield World(settings, portal, admin, human, {"auto": opened["auto"], "legacy": opened["legacy"]},
-                    opened["silent"], opened["expired"], demo_user_id(settings.sandbox_db_path),
-                    invoices=invoices, clients=batch_clients, spare_invoice=spare_invoice, spare_client=spare)
+                    opened["silent"], opened["expired"], demo_user_id(settings.sandbox_db_path), cleverinvo)
     finally:
         portal.call(admin.aclose)
         for name in reversed(list(opened)):
