@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
@@ -28,21 +28,17 @@ from mcp.types import CallToolResult
 from pydantic import BaseModel, Field, ValidationError
 
 from ..cleavr.contract import MAX_BATCH, MISSING_PHONE_MESSAGE
-from ..cleavr.errors import CleavrValidationError
 from ..cleavr.models import (
     BatchRequest,
     CommissionQuoteRequest,
-    Contact,
-    ListReceivablesQuery,
     Money,
     PositiveMoney,
     Receivable,
     ReceivableCreate,
     UserId,
 )
-from ..cleavr.prepare import prepare_receivable
 from ..cleavr.untrusted import UntrustedText, untrusted
-from ..cleavr.validation import commission_tier, compute_commission, days_since, normalize_phone, tier_label, to_money
+from ..cleavr.validation import normalize_phone, to_money
 from ..cleverinvo import (
     AuthenticationError,
     BadRequestError,
@@ -51,7 +47,6 @@ from ..cleverinvo import (
     Client,
     Invoice,
     InvoiceStatus,
-    InvoiceSummary,
     NotFoundError,
     NotRecoverableError,
     PlanLimitError,
@@ -59,12 +54,32 @@ from ..cleverinvo import (
     assess,
     client_from_settings,
     idempotency_key_for_invoice,
-    parse_address,
     recognise_tax_id,
     to_receivable,
 )
-from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable
+from ..cleverinvo.mapping import Blocker, MappedReceivable
 from ..domain.approval import Fact, View, visible
+from ..domain.invoice_book import (
+    INVALID_DATA,
+    Book,
+    Entry,
+    Plan,
+    RateTable,
+    amount_needs_confirming,
+    cleavr_refusal,
+    contact_problem,
+    count_with,
+    debt_age,
+    debtor_country,
+    fee_quote,
+    hard_reasons,
+    judge_invoice,
+    money_sum,
+    parse_amount,
+    rate_table,
+    read_book,
+    submitted_receivables,
+)
 from ..server.writes import Failed, Stop, approve, execute, record_known_result
 from ..toolkit.confirm import Question, ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
@@ -75,10 +90,10 @@ from .receivables import TOKEN_DESCRIPTION, BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
 
 if TYPE_CHECKING:
+    from ..cleavr.client import CleavrClient
     from ..toolkit.state import AppState
 
 EXTRA_KEY = "cleverinvo"
-PREVIEW_USER = "usr_clv_preview"  # to_receivable needs a user id; list previews discard the receivable
 BATCH_CHUNK = MAX_BATCH
 # Each full invoice read (line items → the service description) is one CleverInvo call, at 120 a minute: a bigger
 # set is mapped from its list rows instead, so one tool call never waits minutes on the rate limit.
@@ -181,151 +196,21 @@ def _failure(exc: BaseException, *, tool: str, environment: str | None = None) -
     return from_exception(exc, tool=tool, environment=environment)
 
 
-# --- reading: rates, receivables already submitted, the invoice book --------------------------------------
-@dataclass(frozen=True)
-class RateTable:
-    """Cleavr's live rate table (default tiers, or the partner's flat rate when one is set)."""
-
-    tiers: tuple[tuple[int, int | None, Decimal], ...]
-
-    def quote(self, amount: Decimal, age_days: int) -> dict[str, Any]:
-        return compute_commission(amount, age_days, self.tiers)
-
-    def rate(self, age_days: int) -> tuple[Decimal, str]:
-        lo, hi, rate = commission_tier(age_days, self.tiers)
-        return rate, tier_label(lo, hi)
-
-
-async def _rates(state: AppState) -> RateTable:
-    rates = await state.client.get_commission_rates()
-    custom = rates.platform_custom_rate
-    if custom.enabled and custom.flat_rate is not None:
-        return RateTable(((0, None, custom.flat_rate),))
-    return RateTable(tuple((r.days_from, r.days_to, r.rate) for r in rates.default_rates))
+# --- reading: through the real Cleavr client (the lazy stand-in forwards coroutines, not async iterators) ------
+async def _cleavr(state: AppState) -> CleavrClient:
+    return await state.client.get() if hasattr(state.client, "get") else state.client  # type: ignore[attr-defined]
 
 
 async def _submitted(state: AppState, user_id: str | None) -> dict[str, Receivable]:
-    """CleverInvo invoice id → the Cleavr receivable it became (any status: cancelled ones are not resent)."""
-    found: dict[str, Receivable] = {}
-    # Through the real client: the lazy stand-in forwards coroutines, not async iterators.
-    cleavr = await state.client.get() if hasattr(state.client, "get") else state.client  # type: ignore[attr-defined]
-    async for rec in cleavr.iter_receivables(ListReceivablesQuery(user_id=user_id, limit=100)):
-        meta = rec.metadata or {}
-        invoice_id = meta.get("platform_invoice_id")
-        if meta.get("source") == SOURCE and isinstance(invoice_id, str) and invoice_id not in found:
-            found[invoice_id] = rec
-    return found
+    return await submitted_receivables(await _cleavr(state), user_id)
 
 
-def _age(invoice: InvoiceSummary, today: date) -> int:
-    """Debt age as Cleavr prices it: days since the invoice date (not since the due date)."""
-    return max(days_since(invoice.issue_date, today), 0)
-
-
-def _is_past_due(verdict: Assessment) -> bool:
-    if verdict.status in (InvoiceStatus.PAID, InvoiceStatus.DRAFT) or Blocker.NOT_DUE in verdict.codes:
-        return False
-    return verdict.days_overdue > 0 or verdict.status == InvoiceStatus.OVERDUE
-
-
-INVALID_DATA = "invalid_data"
-PLACEHOLDER_EMAIL = "placeholder@example.com"  # stands in for an email the human will give, to check the rest
-
-
-def cleavr_refusal(mapped: MappedReceivable) -> str | None:
-    """Why Cleavr would refuse this receivable (its local rules: email format, SIRET, dates, amounts), or None."""
-    data = mapped.receivable
-    if "email" in mapped.missing:  # asked for separately; check everything else
-        contact = {**(data["debtor"]["contacts"] or [{"level": 0}])[0], "email": PLACEHOLDER_EMAIL}
-        data = {**data, "debtor": {**data["debtor"], "contacts": [contact]}}
-    try:
-        prepare_receivable(MappedReceivable(data, mapped.notes, []).to_model(force_proceed=True))
-    except ValidationError as exc:
-        first = exc.errors(include_input=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        return f"{where}: {first['msg']}"
-    except CleavrValidationError as exc:
-        return f"{exc.code}: {exc.message}"
-    return None
-
-
-@dataclass
-class Entry:
-    """One past-due invoice, judged: recoverable (with fee and phone) or not (with why)."""
-
-    invoice: InvoiceSummary
-    client: Client | None
-    verdict: Assessment
-    age_days: int
-    receivable: Receivable | None = None  # the one it already became
-    fee: dict[str, Any] | None = None
-    has_phone: bool = False
-
-    @property
-    def client_name(self) -> str | None:
-        return self.verdict.client_name
-
-    @property
-    def fixable(self) -> bool:
-        """Only a human's input is missing (email, amount still due): recover_invoice can ask for it."""
-        hard = set(self.verdict.codes) - {Blocker.NO_EMAIL, Blocker.AMOUNT_UNKNOWN}
-        return bool(self.verdict.codes) and not hard
-
-
-@dataclass
-class Book:
-    """One read of the CleverInvo invoices and of what Cleavr already has, for one tool call."""
-
-    today: date
-    invoices: list[InvoiceSummary]
-    clients: dict[str, Client]
-    submitted: dict[str, Receivable]
-    rates: RateTable
-
-    def judge(self, *, min_days_overdue: int = 0) -> tuple[list[Entry], list[Entry]]:
-        """(recoverable, not recoverable) past-due invoices overdue by at least `min_days_overdue`, oldest first."""
-        ok: list[Entry] = []
-        blocked: list[Entry] = []
-        already = frozenset(self.submitted)
-        for invoice in self.invoices:
-            client = self.clients.get(invoice.client_id)
-            verdict = assess(invoice, client or invoice.client, self.today, already)
-            if not _is_past_due(verdict) or verdict.days_overdue < min_days_overdue:
-                continue
-            entry = Entry(invoice, client, verdict, _age(invoice, self.today), self.submitted.get(invoice.id))
-            if verdict.recoverable:
-                assert verdict.amount_due is not None
-                entry.fee = self.rates.quote(verdict.amount_due, entry.age_days)
-                mapped = to_receivable(invoice, client, user_id=PREVIEW_USER, today=self.today)
-                entry.has_phone = "phone" not in mapped.missing
-                refusal = cleavr_refusal(mapped)
-                if refusal is None:
-                    ok.append(entry)
-                    continue
-                verdict.recoverable = False
-                verdict.codes.append(INVALID_DATA)
-                verdict.reasons.append(f"CleverInvo data Cleavr would refuse ({refusal}): fix it in CleverInvo")
-                blocked.append(entry)
-            else:
-                blocked.append(entry)
-        order = lambda e: (-e.verdict.days_overdue, e.invoice.invoice_number)  # noqa: E731
-        return sorted(ok, key=order), sorted(blocked, key=order)
+async def _rates(state: AppState) -> RateTable:
+    return await rate_table(await _cleavr(state))
 
 
 async def _read_book(state: AppState, ci: CleverInvoClient, *, search: str | None, user_id: str | None) -> Book:
-    today = date.today()
-    invoices = [row async for row in ci.iter_invoices(search=search)]
-    clients = {c.id: c for c in [c async for c in ci.iter_clients()]}
-    # Clients deleted since (soft delete: gone from the list, still readable by id) of unpaid past-due invoices.
-    wanted = {i.client_id for i in invoices if i.client_id not in clients and i.status not in
-              (InvoiceStatus.PAID, InvoiceStatus.DRAFT) and i.due_date < today}
-    for client_id in sorted(wanted):
-        try:
-            clients[client_id] = await ci.get_client(client_id)
-        except NotFoundError:
-            pass  # the invoice's embedded client{name, email} is all there is
-    submitted = await _submitted(state, user_id)
-    return Book(today, invoices, clients, submitted, await _rates(state))
+    return await read_book(ci, await _cleavr(state), search=search, user_id=user_id, today=date.today())
 
 
 InvoiceId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
@@ -389,27 +274,14 @@ def _row(entry: Entry) -> OverdueInvoiceRow:
         fee=fee["commission_amount"], tier=fee["rate_tier"], has_phone=entry.has_phone, note=note)
 
 
-def _why(entry: Entry) -> list[str]:
-    reasons = []
-    for code, reason in zip(entry.verdict.codes, entry.verdict.reasons, strict=True):
-        if code == Blocker.ALREADY_SUBMITTED and entry.receivable is not None:
-            reason = f"already submitted to Cleavr as {entry.receivable.id} ({entry.receivable.status.value})"
-        reasons.append(reason)
-    return reasons
-
-
 def _blocked_row(entry: Entry) -> BlockedInvoiceRow:
     v = entry.verdict
     return BlockedInvoiceRow(
         invoice_id=v.invoice_id, number=v.invoice_number, client=v.client_name, status=v.status,
         days_overdue=v.days_overdue, amount_due=(f"{to_money(v.amount_due)} {v.currency}" if v.amount_due is not None
                                                  else None),
-        reasons=_why(entry), codes=list(v.codes), receivable_id=entry.receivable.id if entry.receivable else None,
+        reasons=entry.reasons(), codes=list(v.codes), receivable_id=entry.receivable.id if entry.receivable else None,
         fixable=entry.fixable)
-
-
-def _sum(values) -> Decimal:
-    return to_money(sum(values, Decimal(0)))
 
 
 # --- list_overdue_invoices -----------------------------------------------------------------------------------
@@ -437,8 +309,8 @@ async def list_overdue_invoices(
     start = int(cursor or 0)
     page = recoverable[start:start + limit]
     more = start + limit < len(recoverable)
-    total_due = _sum(e.verdict.amount_due for e in recoverable)
-    total_fee = _sum(e.fee["commission_amount"] for e in recoverable)  # type: ignore[index]
+    total_due = money_sum(e.verdict.amount_due for e in recoverable)
+    total_fee = money_sum(e.fee["commission_amount"] for e in recoverable)  # type: ignore[index]
     no_phone = sum(1 for e in recoverable if not e.has_phone)
     over = f" overdue ≥ {min_days_overdue} days" if min_days_overdue else ""
     totals = (f"{len(recoverable)} recoverable invoice(s){over}: {euros(total_due)} due, fee {euros(total_fee)} if "
@@ -551,12 +423,10 @@ async def get_invoice(
         rates = await _rates(state)
     except Exception as exc:  # noqa: BLE001
         return _failure(exc, tool="get_invoice")
-    today = date.today()
-    verdict = assess(inv, inv.client, today, frozenset(submitted))
-    entry = Entry(inv, None, verdict, _age(inv, today), submitted.get(inv.id))
+    entry = judge_invoice(inv, submitted, date.today())
+    verdict = entry.verdict
     fee_preview = None
-    if verdict.amount_due is not None and verdict.amount_due > 0 and verdict.currency == "EUR":
-        quote = rates.quote(verdict.amount_due, entry.age_days)
+    if (quote := fee_quote(verdict, rates, entry.age_days)) is not None:
         fee_preview = (f"{quote['rate_percentage']:.2f} % = {euros(quote['commission_amount'])}, "
                        f"you receive {euros(quote['net_recovery'])}")
     if verdict.recoverable:
@@ -577,7 +447,7 @@ async def get_invoice(
                                tax_rate_percentage=line.tax_rate, amount=line.amount) for line in inv.line_items],
         notes=untrusted(inv.notes, "cleverinvo invoice notes", max_chars=1500) if inv.notes else None,
         terms=untrusted(inv.terms, "cleverinvo invoice terms", max_chars=1500) if inv.terms else None,
-        recoverable=verdict.recoverable, reasons=_why(entry) if not verdict.recoverable else [],
+        recoverable=verdict.recoverable, reasons=entry.reasons() if not verdict.recoverable else [],
         receivable_id=entry.receivable.id if entry.receivable else None, fee_preview=fee_preview, next_step=step)
 
 
@@ -635,33 +505,6 @@ async def _load_one(invoice_id: str, user_id: str, ctx: Context) -> OneInvoice |
     return OneInvoice(date.today(), invoice, client, None)
 
 
-_PLAIN = re.compile(r"^\d+(?:[.,]\d{1,2})?$")  # 3000 / 3000.5 / 3000,50
-_GROUPED_DOT = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$")  # 3,000.50
-_GROUPED_COMMA = re.compile(r"^\d{1,3}(?:\.\d{3})+(?:,\d{1,2})?$")  # 3.000,50
-
-
-def _parse_amount(text: str) -> Decimal | None:
-    """An amount as people type it (3 000,00 € / 3,000.00 / 3000.5); None when it is not clearly one."""
-    compact = re.sub(r"[\s\u00a0\u202f€]|EUR", "", text or "", flags=re.IGNORECASE)
-    if _PLAIN.match(compact):
-        number = compact.replace(",", ".")
-    elif _GROUPED_DOT.match(compact):
-        number = compact.replace(",", "")
-    elif _GROUPED_COMMA.match(compact):
-        number = compact.replace(".", "").replace(",", ".")
-    else:
-        return None
-    try:
-        return to_money(Decimal(number))
-    except InvalidOperation:
-        return None
-
-
-def _country(client: Client | None) -> str:
-    parsed = parse_address(client.address if client else None)
-    return parsed.country if parsed and parsed.country else "FR"
-
-
 def _debtor_line(mapped: MappedReceivable) -> str:
     debtor = mapped.receivable["debtor"]
     ident = (f" (SIRET {debtor['siret']})" if debtor.get("siret") else
@@ -672,23 +515,6 @@ def _debtor_line(mapped: MappedReceivable) -> str:
     if address:
         parts.append(f"{address['line1']}, {address['postal_code']} {address['city']} {address['country']}")
     return f"{debtor['company_name']}{ident}" + (f" — {', '.join(parts)}" if parts else "")
-
-
-def _check_contact_args(email: str | None, phone: str | None, client: Client | None) -> tuple[str, str] | None:
-    """(field, problem) for a debtor_email/debtor_phone argument Cleavr would not take; None when they are fine."""
-    if email:
-        try:
-            Contact(email=email.strip())
-        except ValidationError:
-            return "debtor_email", f"debtor_email {email!r} is not a valid email address."
-    if phone and normalize_phone(phone, _country(client)) is None:
-        return "debtor_phone", f"debtor_phone {phone!r} is not a valid phone number."
-    return None
-
-
-def _hard_reasons(verdict: Assessment) -> list[str]:
-    fixable = (Blocker.NO_EMAIL, Blocker.AMOUNT_UNKNOWN)
-    return [r for r, c in zip(verdict.reasons, verdict.codes, strict=True) if c not in fixable]
 
 
 async def _ask_recover(
@@ -708,8 +534,8 @@ async def _ask_recover(
     state = state_of(ctx)
     inv, client, today = loaded.invoice, loaded.client, loaded.today
     verdict = assess(inv, client or inv.client, today, amount_due=amount_due)
-    hard = _hard_reasons(verdict)
-    bad_arg = _check_contact_args(debtor_email, debtor_phone, client)
+    hard = hard_reasons(verdict)
+    bad_arg = contact_problem(debtor_email, debtor_phone, client)
     if bad_arg is not None:
         field_name, problem = bad_arg
         return Failed(error_result(code="VALIDATION_ERROR", environment=state.environment.value, field=field_name,
@@ -722,9 +548,7 @@ async def _ask_recover(
     if hard:
         return Failed(error_result(code="NOT_RECOVERABLE", environment=state.environment.value, tool="recover_invoice",
                                    message=f"Invoice {inv.invoice_number} cannot be recovered: " + "; ".join(hard)))
-    # The amount is shown (and editable) whenever it is not simply the unpaid total.
-    ask_amount = (inv.status == InvoiceStatus.PARTIALLY_PAID or inv.amount_due is None
-                  or (amount_due is not None and amount_due != inv.amount_due))
+    ask_amount = amount_needs_confirming(inv, amount_due)
     due = verdict.amount_due  # the argument, else what CleverInvo says (None: unknown)
     mapped = to_receivable(inv, client, user_id=user_id, today=today, amount_due=due, email=debtor_email,
                            phone=debtor_phone)
@@ -744,7 +568,7 @@ async def _ask_recover(
             quote_line = (f"Commission: {quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
                           f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})")
         else:
-            rate, tier = (await _rates(state)).rate(_age(inv, today))
+            rate, tier = (await _rates(state)).rate(debt_age(inv, today))
             quote_line = f"Commission: {rate:.2f} % of what Cleavr recovers ({tier})"
     except Exception as exc:  # noqa: BLE001
         return Failed(from_exception(exc, tool="recover_invoice", environment=state.environment.value))
@@ -861,14 +685,14 @@ async def recover_invoice(
 
     amount = amount_due
     if "amount_due" in answers:
-        amount = _parse_amount(str(answers["amount_due"]))
+        amount = parse_amount(str(answers["amount_due"]))
         if amount is None or amount <= 0 or amount > inv.total:
             return invalid("amount_due", f"The amount still due entered ({answers['amount_due']!r}) must be a positive "
                            f"amount of at most the invoice total {euros(inv.total)}.",
                            "Call recover_invoice again and enter the amount still due, e.g. 3290.00.")
     phone = (answers.get("phone") or "").strip() or debtor_phone
     if phone:
-        normalised = normalize_phone(phone, _country(client))
+        normalised = normalize_phone(phone, debtor_country(client))
         if normalised is None:
             return invalid("phone", f"The phone number given ({phone}) is not a valid number.",
                            "Call recover_invoice again with the phone in international form (+33…).")
@@ -917,26 +741,6 @@ async def recover_invoice(
 
 
 # --- recover_invoices --------------------------------------------------------------------------------------------
-@dataclass
-class Plan:
-    """What recover_invoices would do with the invoices matching the filters."""
-
-    book: Book
-    min_days_overdue: int
-    to_send: list[Entry]
-    already: list[Entry]
-    skipped: list[Entry]
-
-    @property
-    def no_phone(self) -> list[Entry]:
-        return [e for e in self.to_send if not e.has_phone]
-
-    def fingerprint(self) -> list[list[Any]]:
-        """The confirmed selection: a token minted for it is refused if CleverInvo or Cleavr changed since."""
-        return [[e.invoice.id, f"{e.verdict.amount_due:.2f}", e.has_phone] for e in self.to_send] + \
-               [[e.invoice.id, ",".join(e.verdict.codes)] for e in self.already + self.skipped]
-
-
 async def _load_many(user_id: str, min_days_overdue: int, client_search: str | None, ctx: Context) -> Plan | Failed:
     state = state_of(ctx)
     try:
@@ -949,18 +753,12 @@ async def _load_many(user_id: str, min_days_overdue: int, client_search: str | N
                 return Failed(refused)
     except Exception as exc:  # noqa: BLE001
         return Failed(_failure(exc, tool="recover_invoices", environment=state.environment.value))
-    already = [e for e in blocked if e.receivable is not None]
-    skipped = [e for e in blocked if e.receivable is None]
-    return Plan(book, min_days_overdue, recoverable, already, skipped)
+    return Plan.of(book, min_days_overdue, recoverable, blocked)
 
 
 @dataclass(frozen=True)
 class NothingToSend:
     plan: Plan
-
-
-def _count(entries: list[Entry], code: str) -> int:
-    return sum(1 for e in entries if code in e.verdict.codes)
 
 
 async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -> Any:
@@ -970,8 +768,8 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
     if not plan.to_send:
         return NothingToSend(plan)
     state = state_of(ctx)
-    total = _sum(e.verdict.amount_due for e in plan.to_send)
-    fees = _sum(e.fee["commission_amount"] for e in plan.to_send)  # type: ignore[index]
+    total = money_sum(e.verdict.amount_due for e in plan.to_send)
+    fees = money_sum(e.fee["commission_amount"] for e in plan.to_send)  # type: ignore[index]
     over = f" overdue ≥ {plan.min_days_overdue} days" if plan.min_days_overdue else ""
     lines = [f"Send {len(plan.to_send)} CleverInvo invoice(s){over} to Cleavr for debt recovery "
              f"({state.environment.value})?",
@@ -998,7 +796,7 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
         for code, label in ((Blocker.NOT_EUR, "not in EUR"), (Blocker.NO_EMAIL, "without a client email"),
                             (Blocker.AMOUNT_UNKNOWN, "with an unknown amount due"),
                             (Blocker.ZERO_DUE, "with nothing due"), (INVALID_DATA, "with data Cleavr would refuse")):
-            if n := _count(plan.skipped, code):
+            if n := count_with(plan.skipped, code):
                 why.append(f"{n} {label}")
         lines.append(f"Not sent: {len(plan.skipped)} that cannot be recovered as they are "
                      f"({', '.join(why) or 'see results'}).")
@@ -1077,10 +875,10 @@ async def recover_invoices(
     order = plan.to_send + plan.already + plan.skipped
     for i, e in enumerate(order):
         if e.receivable is not None:
-            results[i] = _result(i, e, "already_submitted", receivable_id=e.receivable.id, reason=_why(e)[0])
+            results[i] = _result(i, e, "already_submitted", receivable_id=e.receivable.id, reason=e.reasons()[0])
         elif i >= len(plan.to_send):
             hint = " Use recover_invoice: it asks the user for it." if e.fixable else ""
-            results[i] = _result(i, e, "skipped", reason="; ".join(_why(e)) + hint)
+            results[i] = _result(i, e, "skipped", reason="; ".join(e.reasons()) + hint)
 
     sending = [(i, e) for i, e in enumerate(plan.to_send) if e.has_phone or proceed_without_phone]
     for i, e in enumerate(plan.to_send):
@@ -1154,8 +952,8 @@ async def recover_invoices(
     ordered = [results[i] for i in sorted(results)]
     counts = _summarise(ordered)
     submitted = [(r, order[r.index]) for r in ordered if r.outcome == "submitted"]
-    total = _sum(e.verdict.amount_due for _, e in submitted)
-    fee = _sum(e.fee["commission_amount"] for _, e in submitted if e.fee)
+    total = money_sum(e.verdict.amount_due for _, e in submitted)
+    fee = money_sum(e.fee["commission_amount"] for _, e in submitted if e.fee)
     parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in ("submitted", "already_submitted", "skipped", "failed")
              if counts.get(k)]
     message = "Done: " + ", ".join(parts) + "."
@@ -1175,9 +973,9 @@ async def recover_invoices(
 
 
 def _nothing_to_send(state: AppState, plan: Plan) -> RecoverInvoicesOutcome:
-    results = [_result(i, e, "already_submitted", receivable_id=e.receivable.id, reason=_why(e)[0])
+    results = [_result(i, e, "already_submitted", receivable_id=e.receivable.id, reason=e.reasons()[0])
                if e.receivable is not None else
-               _result(i, e, "skipped", reason="; ".join(_why(e)) + (" Use recover_invoice: it asks the user for it."
+               _result(i, e, "skipped", reason="; ".join(e.reasons()) + (" Use recover_invoice: it asks the user for it."
                                                                       if e.fixable else ""))
                for i, e in enumerate(plan.already + plan.skipped)]
     counts = _summarise(results)
