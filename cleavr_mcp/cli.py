@@ -171,6 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .events.cli import add_webhooks_parser  # argparse only: `webhooks register|list|delete`
 
     add_webhooks_parser(sub)
+
+    from .commands.approvals import add_approvals_parser  # argparse only: `approvals sign-in-code|admin-token`
+
+    add_approvals_parser(sub)
     return parser
 
 

@@ -91,7 +91,7 @@ PathList = Annotated[list[Path], NoDecode]
 
 _LIST_FIELDS = (
     "allowed_roots", "toolsets", "tools", "exclude_tools", "auth_tokens", "auth_token_hashes", "allowed_hosts",
-    "allowed_origins", "request_state_keys", "jwt_algorithms", "jwt_required_scopes",
+    "allowed_origins", "request_state_keys", "jwt_algorithms", "jwt_required_scopes", "approval_admin_token_hashes",
 )
 
 
@@ -146,6 +146,20 @@ class Settings(BaseSettings):
         "model-token (the agent confirms with a token: explicit opt-in)")
     approval_wait_seconds: float = Field(
         25.0, ge=0, le=120, description="How long a tool call waits for the person's decision on the page")
+    # Sign-in on the approval page over authenticated HTTP (server/approvals/signin.py, oidc.py).
+    approval_signin_code_minutes: int = Field(
+        10, ge=1, le=1440, description="How long a one-time sign-in code for the approval page stays valid")
+    approval_session_minutes: int = Field(
+        30, ge=1, le=720, description="How long the approval page's sign-in cookie lasts (no new code meanwhile)")
+    approval_admin_token_hashes: StrList = Field(
+        default_factory=list, description="SHA-256 hex digests of the admin credentials that may issue sign-in "
+        "codes over HTTP (POST /approvals/sign-in-codes); never an MCP bearer token")
+    approval_oidc_issuer: str | None = Field(
+        None, description="OpenID Connect issuer for signing in on the approval page (discovery at "
+        "<issuer>/.well-known/openid-configuration)")
+    approval_oidc_client_id: str | None = None
+    approval_oidc_client_secret: SecretStr | None = None
+    approval_oidc_scopes: str = Field("openid", description="Scopes asked for at the OIDC login (space-separated)")
     allowed_roots: PathList = Field(default_factory=list, description="Folders tools may read files from")
     read_only: bool = False
     toolsets: StrList | None = None

@@ -28,7 +28,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from .. import __version__
 from ..config import Settings
-from .auth import AuthConfigError, auth_installed, transport_security
+from .auth import AuthConfigError, auth_installed, hash_token, transport_security
 from .main import is_loopback
 
 if TYPE_CHECKING:
@@ -231,7 +231,7 @@ def build_http_app(server: CleavrMCP, settings: Settings):
                                  "state": "postgresql" if url.startswith("postgres") else "sqlite"})
         return PlainTextResponse("ok")
 
-    mount_approval_page(server, settings, verifier)
+    mount_approval_page(server, settings)
     app = server.streamable_http_app(
         host=settings.http_host,
         stateless_http=settings.stateless_http,
@@ -241,13 +241,22 @@ def build_http_app(server: CleavrMCP, settings: Settings):
     return guard_host_origin(app, settings)
 
 
-def mount_approval_page(server: CleavrMCP, settings: Settings, verifier: Any) -> None:
+def mount_approval_page(server: CleavrMCP, settings: Settings) -> None:
     """The approval page on the HTTP app itself (/approvals/<id>): same Host allow-list as /mcp; over
-    authenticated HTTP the page asks for the person's own credential (checked by the server's own verifier)."""
+    authenticated HTTP the page asks the person to sign in (one-time code or OIDC, approvals/signin.py)."""
     from .approvals.page import routes
 
+    for digest in settings.approval_admin_token_hashes:
+        if len(digest.strip()) != 64 or any(c not in "0123456789abcdef" for c in digest.strip().lower()):
+            raise AuthConfigError("CLEAVR_MCP_APPROVAL_ADMIN_TOKEN_HASHES must be SHA-256 hex digests (64 hex "
+                                  "characters; `cleavr-mcp approvals admin-token` prints one).")
+    bearer = {hash_token(t.get_secret_value()) for t in settings.auth_tokens} | {
+        d.strip().lower() for d in settings.auth_token_hashes}
+    if bearer & {d.strip().lower() for d in settings.approval_admin_token_hashes}:
+        raise AuthConfigError("An approval admin credential (CLEAVR_MCP_APPROVAL_ADMIN_TOKEN_HASHES) is also an MCP "
+                              "bearer token: a model's token must never issue sign-in codes. Use a separate one.")
     policy = HostOriginPolicy.from_settings(settings)
-    server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], policy.host_allowed, verifier)
+    server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], policy.host_allowed)
     for route in routes(server.approvals):
         server.custom_route(route.path, methods=sorted(route.methods - {"HEAD"}))(route.endpoint)
 

@@ -47,6 +47,9 @@ _EVENTS_BY_CREDITOR = (
        WHERE user_id IS NULL AND receivable_id IS NOT NULL""",
 )
 
+_SIGNIN_CODES = """code_sha256 TEXT PRIMARY KEY, principal TEXT NOT NULL, created_at {real} NOT NULL,
+    expires_at {real} NOT NULL, used_at {real}"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1, "server state: spent confirmations, audit log, event inbox, snapshots, meta, OAuth tokens",
@@ -142,6 +145,21 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE IF NOT EXISTS id_owners (
                 kind TEXT NOT NULL, id TEXT NOT NULL, user_id TEXT NOT NULL, seen_at DOUBLE PRECISION NOT NULL,
                 PRIMARY KEY (kind, id))""",
+        ),
+    ),
+    Migration(
+        5, "approval page sign-in: one-time codes (digests) bound to a principal, and code attempts",
+        sqlite=(
+            "CREATE TABLE IF NOT EXISTS approval_signin_codes (" + _SIGNIN_CODES.format(real="REAL") + ")",
+            "CREATE TABLE IF NOT EXISTS approval_signin_attempts (attempt TEXT NOT NULL, scope TEXT NOT NULL, at REAL NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS approval_signin_attempts_by_scope ON approval_signin_attempts (scope, at)",
+        ),
+        postgresql=(
+            "CREATE TABLE IF NOT EXISTS approval_signin_codes ("
+            + _SIGNIN_CODES.format(real="DOUBLE PRECISION") + ")",
+            "CREATE TABLE IF NOT EXISTS approval_signin_attempts (attempt TEXT NOT NULL, scope TEXT NOT NULL, "
+            "at DOUBLE PRECISION NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS approval_signin_attempts_by_scope ON approval_signin_attempts (scope, at)",
         ),
     ),
 )

@@ -46,6 +46,32 @@ FR: dict[str, str] = {
     "This credential does not belong to the person who asked for this write.":
         "Cet identifiant n'appartient pas à la personne qui a demandé cette opération.",
     "The form was out of date. Please review and try again.": "Le formulaire n'était plus valable. Relisez et recommencez.",
+    # sign-in on the page (link mode)
+    "Sign in to decide": "Connectez-vous pour décider",
+    "This link may have reached you through the assistant, so only you, signed in, can approve or decline.":
+        "Ce lien a pu vous parvenir par l'assistant : seul vous, une fois connecté, pouvez valider ou refuser.",
+    "One-time sign-in code": "Code de connexion à usage unique",
+    "Get a code from your organisation's dashboard, or ask whoever runs this server (cleavr-mcp approvals "
+    "sign-in-code).": "Obtenez un code dans le tableau de bord de votre organisation, ou auprès de qui gère ce "
+    "serveur (cleavr-mcp approvals sign-in-code).",
+    "or": "ou",
+    "Sign in with": "Se connecter avec",
+    "You are signed in: your decision counts as your own.": "Vous êtes connecté : votre décision compte comme la vôtre.",
+    "This sign-in code is not valid. Check it, or ask for a new one.":
+        "Ce code de connexion n'est pas valable. Vérifiez-le, ou demandez-en un nouveau.",
+    "Too many wrong sign-in codes from this network. Wait 15 minutes.":
+        "Trop de codes erronés depuis ce réseau. Patientez 15 minutes.",
+    "Too many wrong sign-in codes: this request is locked and nothing was sent. Ask the assistant to try again.":
+        "Trop de codes erronés : cette demande est bloquée et rien n'a été envoyé. Demandez à l'assistant de "
+        "recommencer.",
+    "Opening the approval page…": "Ouverture de la page de validation…",
+    "Signed in. Opening the approval page…": "Connecté. Ouverture de la page de validation…",
+    "Continue": "Continuer",
+    "The sign-in did not succeed. Go back to the approval link and try again, or use a sign-in code.":
+        "La connexion a échoué. Revenez au lien de validation et recommencez, ou utilisez un code de connexion.",
+    "This account may not approve writes on this server.": "Ce compte ne peut pas valider d'opérations sur ce serveur.",
+    "The sign-in provider cannot be reached. Use a sign-in code instead.":
+        "Le fournisseur de connexion est injoignable. Utilisez plutôt un code de connexion.",
     # titles
     "Submit this unpaid invoice to Cleavr for debt recovery?": "Confier cette facture impayée à Cleavr pour recouvrement ?",
     "Submit these receivables to Cleavr for debt recovery?": "Confier ces créances à Cleavr pour recouvrement ?",

@@ -4,7 +4,7 @@
   carry it. It returns the decision already taken for exactly this (tool, principal, payload), or opens a new
   pending write and asks the person — in their browser (the server opens it: stdio, or an HTTP server on this
   machine without auth), or through a link the model passes on (HTTP with auth: the page then requires the
-  person's own credential) — and waits a little for the answer.
+  person's own sign-in, see `signin.py` and `oidc.py`) — and waits a little for the answer.
 - A decision is spent once (`consume`): the write runs for exactly one call.
 """
 
@@ -25,7 +25,16 @@ from ...domain.approval import View
 from ...storage import database_for
 from . import browser
 from .model import PendingWrite
-from .store import ApprovalStore
+from .signin import (
+    CLIENT_WINDOW_SECONDS,
+    MAX_FAILURES_PER_APPROVAL,
+    MAX_FAILURES_PER_CLIENT,
+    Redeemed,
+    Sessions,
+    SignInStore,
+    normalize_code,
+)
+from .store import ApprovalStore, id_digest
 
 logger = logging.getLogger("cleavr_mcp.server.approvals")
 
@@ -55,10 +64,22 @@ class ApprovalService:
         self._users = 0
         self._local_page: _LocalPage | None = None
         self.http_base_url: str | None = None  # set when the routes are mounted on the HTTP app
-        self.verifier: Any = None  # the HTTP deployment's token verifier (link mode sign-in)
         self.principals: Any = None  # server.principals.PrincipalDirectory: a credential → its principal's name
+        self.max_failures_per_approval = MAX_FAILURES_PER_APPROVAL
+        self.max_failures_per_client = MAX_FAILURES_PER_CLIENT
+        self.sessions = Sessions(self._key, lifetime_seconds=settings.approval_session_minutes * 60)
+        self.oidc = None
+        if getattr(settings, "approval_oidc_issuer", None):
+            from .oidc import OIDCLogin
+
+            self.oidc = OIDCLogin(settings, self._key, clock=clock)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
+    @property
+    def codes(self) -> SignInStore:
+        """The one-time sign-in codes, in the same state database as the ledger."""
+        return SignInStore(self.ledger.db)
+
     @property
     def ledger(self) -> ApprovalStore:
         """The ledger in the state database of the active lifespan (shared by replicas with PostgreSQL)."""
@@ -94,15 +115,68 @@ class ApprovalService:
     def needs_login(self, write: PendingWrite) -> bool:
         return write.channel.endswith("link")
 
-    async def credential_matches(self, write: PendingWrite, credential: str) -> bool:
-        """The person's own credential, verified by the deployment's verifier, names the principal of the write."""
-        if not credential or self.verifier is None:
+    # --- sign-in (link mode) --------------------------------------------------------------------------------
+    @property
+    def secure(self) -> bool:
+        """The page is served over https (behind a proxy: the public URL says so): Secure cookies."""
+        return (self.http_base_url or "").startswith("https://")
+
+    @property
+    def code_ttl_seconds(self) -> float:
+        return self.settings.approval_signin_code_minutes * 60.0
+
+    def signed_in_as(self, cookie: str | None) -> str | None:
+        return self.sessions.principal(cookie, self.clock())
+
+    def signed_in_for(self, write: PendingWrite, cookie: str | None) -> bool:
+        principal = self.signed_in_as(cookie)
+        return principal is not None and hmac.compare_digest(principal.encode(), write.principal.encode())
+
+    async def redeem_code(self, write: PendingWrite, approval_id: str, typed: str, client: str) -> Redeemed:
+        """The person's one-time code for the write's principal; bounded guessing per approval and per client."""
+        if normalize_code(typed) is None:
+            return "invalid"  # no code, or one that cannot be a code: not a guess, nothing to count
+        now = self.clock()
+        codes = self.codes
+        approval_scope, client_scope = f"approval:{id_digest(approval_id)}", f"client:{client}"
+        attempt = await codes.begin_attempt([approval_scope, client_scope], now)
+        if await codes.attempts(client_scope, now - CLIENT_WINDOW_SECONDS) > self.max_failures_per_client:
+            return "throttled"
+        tried = await codes.attempts(approval_scope, 0)
+        if tried > self.max_failures_per_approval:
+            await self.lock(approval_id)
+            return "locked"
+        if await codes.redeem(typed, write.principal, now):
+            await codes.forget_attempt(attempt)
+            return "ok"
+        if tried >= self.max_failures_per_approval:
+            await self.lock(approval_id)
+            return "locked"
+        return "invalid"
+
+    async def lock(self, approval_id: str) -> None:
+        """Too many wrong codes: the write is declined (nothing is sent) and the assistant must ask again."""
+        if await self.ledger.decide(approval_id, "declined", {}, self.clock()):
+            logger.warning("approval locked after %d wrong sign-in codes", self.max_failures_per_approval)
+
+    def subject_principal(self, subject: str) -> str | None:
+        """The principal an OIDC subject signs in as: a principals-file entry with that `jwt_subject`; else, when
+        the login's issuer is the MCP bearer JWTs' own, the name those JWTs get (their subject)."""
+        from .oidc import subject_principal
+
+        return subject_principal(self.settings, subject)
+
+    # --- admin credential (issuing codes over HTTP) ----------------------------------------------------------
+    def admin_allowed(self, authorization: str | None) -> bool:
+        scheme, _, token = (authorization or "").partition(" ")
+        digests = [d.strip().lower() for d in self.settings.approval_admin_token_hashes]
+        if scheme.lower() != "bearer" or not token.strip() or not digests:
             return False
-        token = await self.verifier.verify_token(credential.strip())
-        if token is None:
-            return False
-        name = self.principals.principal_for(token).name if self.principals is not None else principal_of_token(token)
-        return hmac.compare_digest(name.encode(), write.principal.encode())
+        presented = hashlib.sha256(token.strip().encode()).hexdigest().encode()
+        match = False
+        for digest in digests:  # every digest compared: no timing hint about which
+            match |= hmac.compare_digest(presented, digest.encode())
+        return match
 
     # --- where the page lives --------------------------------------------------------------------------------
     def base_url(self, where: Where) -> str:
@@ -120,10 +194,9 @@ class ApprovalService:
         page = self._local_page
         return page is not None and (host or "").strip().lower() == page.host
 
-    def mount_http(self, base_url: str, host_check: Any, verifier: Any) -> None:
+    def mount_http(self, base_url: str, host_check: Any) -> None:
         self.http_base_url = base_url.rstrip("/")
         self._host_check = host_check
-        self.verifier = verifier
 
     def url_for(self, approval_id: str, where: Where) -> str:
         return f"{self.base_url(where)}/approvals/{approval_id}"
