@@ -255,6 +255,13 @@ def mount_approval_page(server: CleavrMCP, settings: Settings) -> None:
     if bearer & {d.strip().lower() for d in settings.approval_admin_token_hashes}:
         raise AuthConfigError("An approval admin credential (CLEAVR_MCP_APPROVAL_ADMIN_TOKEN_HASHES) is also an MCP "
                               "bearer token: a model's token must never issue sign-in codes. Use a separate one.")
+    if settings.approval_oidc_issuer:
+        from .auth import JWKSCache
+
+        try:
+            server.approvals.enable_oidc(JWKSCache)
+        except ValueError as exc:
+            raise AuthConfigError(str(exc)) from None
     policy = HostOriginPolicy.from_settings(settings)
     server.approvals.mount_http(settings.mcp_url.rsplit("/mcp", 1)[0], policy.host_allowed)
     for route in routes(server.approvals):

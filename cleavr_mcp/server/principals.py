@@ -303,6 +303,11 @@ class PrincipalDirectory:
                 found = entry
         return found
 
+    def entry_for_subject(self, subject: str) -> FileEntry | None:
+        """The file principal whose `jwt_subject` is this subject (the approval page's OIDC login uses it too)."""
+        self.refresh()
+        return self._by_subject.get(subject)
+
     def principal_for(self, access_token: Any) -> Principal:
         """The principal of a verified access token (None: no auth on this request → the local principal)."""
         from ..domain.tenancy import LOCAL

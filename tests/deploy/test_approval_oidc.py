@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -205,12 +204,23 @@ async def test_no_open_redirect_whatever_the_return_url(deployment):
 
 
 def test_subject_to_principal_mapping(tmp_path):
-    same = SimpleNamespace(approval_oidc_issuer="https://id.example/", jwt_issuer="https://id.example")
+    from cleavr_mcp.config import Settings
+    from cleavr_mcp.server.principals import PrincipalDirectory
+
+    def settings(**values):
+        return Settings(_env_file=None, data_dir=tmp_path, approval_oidc_client_id="c", **values)
+
+    same = settings(approval_oidc_issuer="https://id.example/", jwt_issuer="https://id.example")
     assert subject_principal(same, "alice") == "alice"  # the name the MCP bearer JWT of that subject gets
-    other = SimpleNamespace(approval_oidc_issuer="https://id.example", jwt_issuer="https://elsewhere.example")
+    claim = settings(approval_oidc_issuer="https://id.example", jwt_issuer="https://id.example",
+                     jwt_user_ids_claim="cleavr_user_ids")
+    assert subject_principal(claim, "alice") == "jwt:alice"
+    other = settings(approval_oidc_issuer="https://id.example", jwt_issuer="https://elsewhere.example")
     assert subject_principal(other, "alice") is None  # an unrelated issuer's subject is nobody here
     principals = tmp_path / "principals.toml"
     principals.write_text('[[principals]]\nname = "acme"\njwt_subject = "auth0|123"\nuser_ids = ["*"]\n')
-    with_file = SimpleNamespace(principals_file=principals, **vars(same))
-    assert subject_principal(with_file, "auth0|123") == "acme"
-    assert subject_principal(with_file, "alice") is None
+    with_file = settings(principals_file=principals, approval_oidc_issuer="https://id.example",
+                         jwt_issuer="https://id.example")
+    directory = PrincipalDirectory(with_file)
+    assert subject_principal(with_file, "auth0|123", directory) == "acme"
+    assert subject_principal(with_file, "alice", directory) is None  # with a file, only its subjects sign in

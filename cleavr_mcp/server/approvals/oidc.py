@@ -30,7 +30,6 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx2
 
-from ..auth import JWKSCache
 from .signin import Sealer
 
 logger = logging.getLogger("cleavr_mcp.server.approvals")
@@ -64,7 +63,9 @@ def _pkce_challenge(verifier: str) -> str:
 
 
 class OIDCLogin:
-    def __init__(self, settings: Any, key: bytes, *, clock=time.time) -> None:
+    """`jwks_cache` is `server.auth.JWKSCache` (passed in by the HTTP app: this module stays below `server.auth`)."""
+
+    def __init__(self, settings: Any, key: bytes, *, jwks_cache: Any, clock=time.time) -> None:
         self.issuer = str(settings.approval_oidc_issuer).rstrip("/")
         self.client_id = str(settings.approval_oidc_client_id or "")
         secret = settings.approval_oidc_client_secret
@@ -74,7 +75,8 @@ class OIDCLogin:
         self._sealer = Sealer(key, "oidc/v1")
         self._discovery: dict[str, Any] | None = None
         self._discovered_at = 0.0
-        self._jwks: JWKSCache | None = None
+        self._jwks_cache = jwks_cache
+        self._jwks: Any = None
         if not self.client_id:
             raise ValueError("CLEAVR_MCP_APPROVAL_OIDC_CLIENT_ID is required with CLEAVR_MCP_APPROVAL_OIDC_ISSUER")
 
@@ -109,7 +111,7 @@ class OIDCLogin:
         for name in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
             self._endpoint(document, name)
         self._discovery, self._discovered_at = document, time.monotonic()
-        self._jwks = JWKSCache(document["jwks_uri"])
+        self._jwks = self._jwks_cache(document["jwks_uri"])
         return document
 
     async def start(self, approval_id: str, redirect_uri: str) -> tuple[str, str]:
@@ -186,29 +188,24 @@ class OIDCLogin:
         return claims
 
 
-def subject_principal(settings: Any, subject: str) -> str | None:
+def subject_principal(settings: Any, subject: str, directory: Any = None) -> str | None:
     """The principal name an OIDC subject signs in as, or None (that account approves nothing here).
 
-    - With a principals file: the principal whose `jwt_subject` is this subject.
+    - With a principals file: the principal whose `jwt_subject` is this subject (`directory`, the server's
+      `PrincipalDirectory`), and nobody else.
     - Without one, when the login's issuer is also the issuer of the MCP bearer JWTs: the name those JWTs get for
-      this subject (the subject itself), so the person who signs in is the one the model's token speaks for.
+      this subject (`server.principals`: the subject itself in legacy mode, `jwt:<subject>` with a user-ids
+      claim), so the person who signs in is the one the model's token speaks for.
     - Otherwise nobody: a subject from an unrelated issuer must not collide with a principal name.
     """
-    path = getattr(settings, "principals_file", None)
-    if path:
-        import tomllib
-        from pathlib import Path
-
-        try:
-            entries = tomllib.loads(Path(path).read_text(encoding="utf-8")).get("principals", [])
-        except (OSError, ValueError):
-            logger.warning("the principals file could not be read for an approval-page login")
-            return None
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict) and entry.get("jwt_subject") == subject and isinstance(entry.get("name"), str):
-                return entry["name"]
-        return None
+    if getattr(settings, "principals_file", None):
+        if directory is None:
+            return None  # the server always passes its directory; without it, nobody
+        entry = directory.entry_for_subject(subject)
+        return entry.principal.name if entry is not None else None
     issuer = (getattr(settings, "approval_oidc_issuer", None) or "").rstrip("/")
-    if issuer and issuer == (getattr(settings, "jwt_issuer", None) or "").rstrip("/"):
-        return subject
-    return None
+    if not issuer or issuer != (getattr(settings, "jwt_issuer", None) or "").rstrip("/"):
+        return None
+    if getattr(settings, "jwt_user_ids_claim", None) is None:
+        return subject  # legacy: server.approvals.service.principal_of_token names a JWT by its subject
+    return f"jwt:{subject}"

@@ -64,15 +64,11 @@ class ApprovalService:
         self._users = 0
         self._local_page: _LocalPage | None = None
         self.http_base_url: str | None = None  # set when the routes are mounted on the HTTP app
-        self.principals: Any = None  # server.principals.PrincipalDirectory: a credential → its principal's name
+        self.principals: Any = None  # server.principals.PrincipalDirectory: an OIDC subject → its principal's name
         self.max_failures_per_approval = MAX_FAILURES_PER_APPROVAL
         self.max_failures_per_client = MAX_FAILURES_PER_CLIENT
         self.sessions = Sessions(self._key, lifetime_seconds=settings.approval_session_minutes * 60)
-        self.oidc = None
-        if getattr(settings, "approval_oidc_issuer", None):
-            from .oidc import OIDCLogin
-
-            self.oidc = OIDCLogin(settings, self._key, clock=clock)
+        self.oidc: Any = None  # approvals.oidc.OIDCLogin, when the HTTP app is configured for it (enable_oidc)
 
     # --- lifecycle ----------------------------------------------------------------------------------------
     @property
@@ -164,7 +160,7 @@ class ApprovalService:
         the login's issuer is the MCP bearer JWTs' own, the name those JWTs get (their subject)."""
         from .oidc import subject_principal
 
-        return subject_principal(self.settings, subject)
+        return subject_principal(self.settings, subject, self.principals)
 
     # --- admin credential (issuing codes over HTTP) ----------------------------------------------------------
     def admin_allowed(self, authorization: str | None) -> bool:
@@ -193,6 +189,12 @@ class ApprovalService:
             return self._host_check(host)
         page = self._local_page
         return page is not None and (host or "").strip().lower() == page.host
+
+    def enable_oidc(self, jwks_cache: Any) -> None:
+        """The OIDC login on the page (CLEAVR_MCP_APPROVAL_OIDC_*); `jwks_cache` is server.auth.JWKSCache."""
+        from .oidc import OIDCLogin
+
+        self.oidc = OIDCLogin(self.settings, self._key, jwks_cache=jwks_cache, clock=self.clock)
 
     def mount_http(self, base_url: str, host_check: Any) -> None:
         self.http_base_url = base_url.rstrip("/")
