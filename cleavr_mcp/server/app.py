@@ -48,6 +48,9 @@ SANDBOX_NOTE = (
 )
 
 
+RECORDS_OWNERS = frozenset({"create_user", "extract_pdf"})  # their results name a new creditor / extraction
+
+
 class CleavrMCP(MCPServer[AppState]):
     """MCPServer whose tool list and calls pass through the tool policy (per request: headers can only tighten)."""
 
@@ -57,6 +60,9 @@ class CleavrMCP(MCPServer[AppState]):
         self.specs = specs
         self.policy = ToolPolicy.from_settings(settings)
         self._compact_tools: list | None = None  # tools are fixed after build_server: compacted once
+        from .tenancy import Owners
+
+        self.owners = Owners()  # who owns a receivable / extraction id, for the argument guard
 
     @property
     def installed_token_verifier(self) -> Any:
@@ -111,6 +117,13 @@ class CleavrMCP(MCPServer[AppState]):
         if spec is None or not policy.allows(spec):
             why = policy.why_not(spec) if spec is not None else "no such tool"
             return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} is not available: {why}.", tool=name)
+        scoped = not current_principal().every_creditor
+        if scoped and context is not None:  # ids of other creditors: refused here, answered as missing ones
+            from .tenancy import refusal
+
+            if (refused := await refusal(self.owners, context.request_context.lifespan_context, name,
+                                         arguments)) is not None:
+                return refused
         from .writes import ROUND_NONCE, tag_round, untag_round
 
         nonce = untag_round(context)  # this round's id, and the SDK's own state handed back to it unchanged
@@ -128,6 +141,11 @@ class CleavrMCP(MCPServer[AppState]):
             raise
         finally:
             ROUND_NONCE.reset(reset)
+        if name in RECORDS_OWNERS and context is not None:
+            from .tenancy import after_call
+
+            result = await after_call(self.owners, context.request_context.lifespan_context, name, arguments,
+                                    result)
         return tag_round(result)
 
 
@@ -206,6 +224,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     # Innermost: every request (tools, lists, resources, prompts, completions, initialize) runs as its principal.
     server._lowlevel_server.middleware.append(TenancyMiddleware(principals))
     server.principals = principals
+    events.lookup_owner = lambda receivable_id: server.owners.receivable_owner(events.state, receivable_id)
     principals.install_sighup()
     server.approvals = approvals
     approvals.principals = principals

@@ -33,6 +33,7 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel
 
 from ..domain.approval import View
+from ..domain.tenancy import current_principal
 from .store import ServerStore, canonical_json
 
 TOKEN_PREFIX = "cmc1"
@@ -77,7 +78,8 @@ class ConfirmationTokens:
     def mint(self, tool: str, payload: Any, *, files: Sequence[tuple[str, str]] = ()) -> tuple[str, int]:
         """`files`: (name, SHA-256) of the files shown in the summary; a later change is named when redeeming."""
         expires = int(self._clock()) + self.ttl_seconds
-        claims: dict[str, Any] = {"t": tool, "h": payload_digest(payload), "e": expires, "n": secrets.token_urlsafe(12)}
+        claims: dict[str, Any] = {"t": tool, "h": payload_digest(payload), "e": expires, "n": secrets.token_urlsafe(12),
+                                  "p": current_principal().name}  # bound to who asked: useless to anyone else
         if files:
             claims["f"] = [digest for _, digest in files]
         body = _b64(json.dumps(claims, separators=(",", ":")).encode())
@@ -97,6 +99,9 @@ class ConfirmationTokens:
         if not hmac.compare_digest(mac, self._mac(body)):
             raise ConfirmationError("forged", "The confirmation token's signature is invalid.")
         claims = json.loads(_unb64(body))
+        if not hmac.compare_digest(str(claims.get("p", "")).encode(), current_principal().name.encode()):
+            # Another principal's token: told no more than of a made-up one.
+            raise ConfirmationError("forged", "The confirmation token is not one this server issued to you.")
         if claims.get("t") != tool:
             raise ConfirmationError("other_tool", f"The confirmation token was issued for {claims.get('t')}, not {tool}.")
         if int(claims["e"]) < self._clock():
