@@ -1,6 +1,6 @@
 """The guard over real HTTP with a principals file: a creditor created by a create_users principal is granted to
 it (and to nobody else), another creditor's receivable is answered as a missing one, the audit names the
-principal, and the approval page's sign-in accepts only the principal that asked."""
+principal. (The approval page's sign-in is bound to the principal by helper signin's codes / OIDC.)"""
 
 from __future__ import annotations
 
@@ -91,24 +91,3 @@ async def test_guard_over_http(tmp_path):
     assert ("bravo", "create_user", None) in by_principal and ("alpha", "get_user_status", "OUT_OF_SCOPE:user") in \
         by_principal
 
-
-async def test_approval_sign_in_accepts_only_the_principal_that_asked(tmp_path):
-    from cleavr_mcp.config import Settings
-    from cleavr_mcp.domain.approval import View
-    from cleavr_mcp.server.approvals.model import PendingWrite
-    from cleavr_mcp.server.approvals.service import ApprovalService
-    from cleavr_mcp.server.auth import principal_directory, token_verifier
-
-    path = tmp_path / "principals.toml"
-    path.write_text(principals("usr_clv_a"))
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", principals_file=path,
-                        auth_tokens=["legacy-token"])
-    directory = principal_directory(settings)
-    service = ApprovalService(settings, b"k" * 32)
-    service.verifier, service.principals = token_verifier(settings, directory), directory
-    write = PendingWrite(id="x", tool="cancel_receivable", principal="alpha", payload_sha256="0" * 64, payload={},
-                         view=View(title="t"), channel="link", state="pending", created_at=0, expires_at=1)
-    assert await service.credential_matches(write, ALPHA)
-    assert not await service.credential_matches(write, BRAVO)
-    assert not await service.credential_matches(write, "legacy-token")  # every creditor, but not who asked
-    assert not await service.credential_matches(write, "nonsense")
