@@ -132,8 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
         parser_.set_defaults(func=_cmd_auth_login)
     auth_sub.add_parser("status", help="show the saved tokens' state").set_defaults(func=_cmd_auth_status)
     auth_sub.add_parser("logout", help="delete the saved tokens").set_defaults(func=_cmd_auth_logout)
-    auth_sub.add_parser("new-token", help="generate a bearer token for HTTP clients, and its hash for the server"
-                        ).set_defaults(func=_cmd_auth_new_token)
+    new_token = auth_sub.add_parser(
+        "new-token", help="generate a bearer token for HTTP clients, and its hash for the server (or, with "
+        "--principal, write the hash into the principals file)")
+    new_token.add_argument("--principal", default=None, metavar="NAME",
+                           help="create or update this principal in CLEAVR_MCP_PRINCIPALS_FILE (only the hash)")
+    new_token.add_argument("--user-id", action="append", default=None, dest="user_ids", metavar="ID",
+                           help="a Cleavr user id it acts for (repeatable; '*' = every creditor)")
+    new_token.add_argument("--read-only", action="store_true", help="only tools that change nothing")
+    new_token.add_argument("--no-money", action="store_true", help="no tools that move money")
+    new_token.add_argument("--create-users", action="store_true", help="may create creditors (they become its own)")
+    new_token.add_argument("--file", type=Path, default=None,
+                           help="the principals file (default CLEAVR_MCP_PRINCIPALS_FILE)")
+    new_token.set_defaults(func=_cmd_auth_new_token)
 
     install = sub.add_parser("install", help="add cleavr-mcp to Claude Desktop or Cursor (merged, with a backup)")
     install.add_argument("client", choices=["claude-desktop", "cursor"])
@@ -151,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", default=None, help="2026-11-01, 2026-11-01T08:00, or a duration: 24h, 7d, 30m")
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     audit.add_argument("--tool", default=None, help="only this tool")
+    audit.add_argument("--principal", default=None, metavar="NAME", help="only the rows of this principal")
     audit.add_argument("--limit", type=int, default=None, help="only the last N rows")
     audit.set_defaults(func=_cmd_audit)
 

@@ -47,7 +47,7 @@ def run(args) -> int:
         return 2
     from ..toolkit.store import read_audit
 
-    found = read_audit(settings, since)
+    found = read_audit(settings, since, getattr(args, "principal", None))
     if found is None:
         if args.json:
             return 0
@@ -64,19 +64,21 @@ def run(args) -> int:
             sys.stdout.write(json.dumps(row.as_dict(), sort_keys=True) + "\n")
         return 0
     if not rows:
-        console.print("No audit rows" + (f" since {args.since}" if args.since else "") + f" in {path}.")
+        console.print("No audit rows" + (f" since {args.since}" if args.since else "")
+                      + (f" of principal {args.principal}" if getattr(args, "principal", None) else "") + f" in {path}.")
         return 0
     from rich.table import Table
 
     table = Table(title=f"Write attempts ({len(rows)}) — {path}", title_justify="left")
-    for column in ("#", "time (UTC)", "tool", "env", "user", "confirmed by", "outcome", "result", "replay",
-                   "error", "payload"):
+    for column in ("#", "time (UTC)", "principal", "tool", "env", "user", "confirmed by", "outcome", "result",
+                   "replay", "error", "payload"):
         table.add_column(column, no_wrap=column in ("time (UTC)", "payload"))
     styles = {"done": "green", "failed": "red", "refused": "yellow", "confirmation_required": "cyan"}
     for row in rows:
         table.add_row(
             str(row.seq),
             time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(row.at)),
+            row.principal or "",
             row.tool,
             row.environment,
             row.user_id or "",

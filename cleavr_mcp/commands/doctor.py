@@ -204,9 +204,12 @@ def _http(settings) -> list[Check]:
                             "will refuse to start", "Set CLEAVR_MCP_AUTH_TOKEN_HASHES (see `cleavr-mcp auth new-token`) "
                             "or CLEAVR_MCP_JWKS_URL, or bind 127.0.0.1."))
     elif auth_on:
-        kinds = [k for k, on in (("bearer tokens", settings.auth_tokens or settings.auth_token_hashes),
+        kinds = [k for k, on in (("principals file", settings.principals_file),
+                                 ("bearer tokens", settings.auth_tokens or settings.auth_token_hashes),
                                  ("JWT via JWKS", settings.jwks_url)) if on]
         checks.append(Check(OK, "HTTP auth", f"{' + '.join(kinds)}; endpoint {settings.mcp_url}"))
+        if not is_loopback(settings.http_host):
+            checks += _all_creditor_callers(settings)
         if settings.jwks_url and not (settings.jwt_audience and settings.jwt_issuer):
             missing = [n for n, v in (("CLEAVR_MCP_JWT_AUDIENCE", settings.jwt_audience),
                                       ("CLEAVR_MCP_JWT_ISSUER", settings.jwt_issuer)) if not v]
@@ -228,6 +231,24 @@ def _http(settings) -> list[Check]:
     else:
         checks.append(Check(OK, "Shared keys", "confirmation key" + (" and request_state keys" if keys else "")
                             + " from the configuration (replicas agree)"))
+    return checks
+
+
+def _all_creditor_callers(settings) -> list[Check]:
+    """On a public bind, callers that act for every creditor without being listed as such (#15): legacy tokens,
+    and JWTs when neither a principals file nor a user-ids claim is configured."""
+    checks = []
+    legacy = len(settings.auth_tokens) + len(settings.auth_token_hashes)
+    if legacy:
+        checks.append(Check(WARN, "Tenancy", f"{legacy} legacy bearer token(s) (CLEAVR_MCP_AUTH_TOKENS / "
+                            "AUTH_TOKEN_HASHES) act for every creditor of the platform",
+                            "Give each client its own principal: `cleavr-mcp auth new-token --principal NAME "
+                            "--user-id …` (CLEAVR_MCP_PRINCIPALS_FILE), then remove the legacy tokens."))
+    if settings.jwks_url and settings.principals_file is None and settings.jwt_user_ids_claim is None:
+        checks.append(Check(WARN, "Tenancy", "every valid JWT acts for every creditor (no principals file and no "
+                            "CLEAVR_MCP_JWT_USER_IDS_CLAIM)",
+                            "Set CLEAVR_MCP_JWT_USER_IDS_CLAIM (default claim cleavr_user_ids) or map subjects "
+                            "in a principals file (jwt_subject)."))
     return checks
 
 

@@ -194,10 +194,106 @@ def run_logout(args) -> int:
 
 
 def run_new_token(args) -> int:
-    """A bearer token for HTTP clients of `serve --transport http`, and its hash for the server's config."""
+    """A bearer token for HTTP clients of `serve --transport http`, and its hash for the server's config; with
+    `--principal`, the hash goes into the principals file instead (that principal created or updated)."""
     from ..server.auth import hash_token
 
+    if getattr(args, "principal", None) is not None:
+        return _new_principal_token(args)
+    if getattr(args, "user_ids", None) or getattr(args, "read_only", False) or getattr(args, "no_money", False) \
+            or getattr(args, "create_users", False):
+        import sys
+
+        print("error: --user-id, --read-only, --no-money and --create-users describe a principal: add "
+              "--principal NAME", file=sys.stderr)
+        return 2
     token = secrets.token_urlsafe(32)
     print(f"Token (give it to the MCP client, shown once):  {token}", flush=True)
     print(f"Server setting (keeps the raw token out of the config):\n  CLEAVR_MCP_AUTH_TOKEN_HASHES={hash_token(token)}")
     return 0
+
+
+def _new_principal_token(args) -> int:
+    """Write the new token's SHA-256 into the principals file (keeping the other entries and the comments), after
+    checking that the whole file is still valid; print the token once."""
+    import sys
+
+    from ..config import Settings
+    from ..server.auth import hash_token
+    from ..server.principals import PrincipalsFileError, parse_principals, read_principals_file
+
+    def fail(message: str) -> int:
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+
+    path = args.file or Settings().principals_file
+    if path is None:
+        return fail("no principals file: set CLEAVR_MCP_PRINCIPALS_FILE (the server reads the same one) or pass "
+                    "--file PATH")
+    path = Path(path)
+    import tomlkit
+
+    if path.exists() or path.is_symlink():
+        try:
+            read_principals_file(path)  # valid now (and a regular file, not a link): else it is not edited
+        except PrincipalsFileError as exc:
+            return fail(f"{exc}; fix it first, nothing was changed")
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    else:
+        document = tomlkit.document()
+        document.add(tomlkit.comment("cleavr-mcp principals: who may call the HTTP server, for which creditors "
+                                     "(README, Principals)"))
+    tables = document.get("principals")
+    if tables is None:
+        tables = tomlkit.aot()
+        document.append("principals", tables)
+    entry = next((t for t in tables if t.get("name") == args.principal), None)
+    token = secrets.token_urlsafe(32)
+    if entry is None:
+        if args.user_ids is None and not args.create_users:
+            return fail(f"principal '{args.principal}' is new: give the creditors it acts for with --user-id ID "
+                        "(repeatable, or '*' for every creditor), or --create-users for one that creates its own")
+        entry = tomlkit.table()
+        entry["name"] = args.principal
+        tables.append(entry)
+        action = "added"
+    else:
+        action = "updated (new token; the old one stops working)"
+    entry["token_sha256"] = hash_token(token)
+    if args.user_ids is not None:
+        entry["user_ids"] = [u.strip() for u in args.user_ids]
+    elif "user_ids" not in entry:
+        entry["user_ids"] = []
+    for flag in ("read_only", "no_money", "create_users"):
+        if getattr(args, flag):
+            entry[flag] = True
+    text = tomlkit.dumps(document)
+    try:
+        parse_principals(text, source=f"principals file {path}")  # the server must accept what is written
+    except PrincipalsFileError as exc:
+        return fail(f"{exc}; nothing was changed")
+    _replace_file(path, text)
+    print(f"Token for principal '{args.principal}' (give it to that client, shown once):  {token}", flush=True)
+    print(f"Principal {action} in {path}: only the token's SHA-256 is written. A running server reads the change "
+          "within a second (or at once on SIGHUP).")
+    return 0
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write a whole new file beside the old one and rename it over: a reader sees the old or the new file."""
+    import os
+    import tempfile
+
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
