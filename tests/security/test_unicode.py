@@ -59,6 +59,24 @@ def test_visible_text_survives_cleaning():
     assert clean_text(text) == "Société Générale — facture n° 12 : 1 234,50 € (voir pièce) 😀\n\tMerci"
 
 
+@pytest.mark.parametrize("text", [
+    "".join(chr(c) for c in range(0x20, 0x7F)), "  Debtor Corp  ", "Consulting services", "", " ", "x" * 4001,
+    " padded " * 600,
+])
+def test_printable_ascii_shortcut_cleans_exactly_like_the_full_path(text):
+    from cleavr_mcp.cleavr.text import _clean_unicode
+
+    for max_chars in (4000, 200, 5):
+        full = _clean_unicode(text)
+        if len(full) > max_chars:
+            full = full[:max_chars] + f"… [truncated, {len(full) - max_chars} more characters]"
+        assert clean_text(text, max_chars=max_chars) == full
+
+
+def test_ascii_with_controls_takes_the_full_path():
+    assert clean_text("Debtor\x00 Corp\x7f\r\n\n\n\nnext\x0b") == "Debtor Corp\n\nnext"
+
+
 async def test_debtor_message_reaches_the_model_without_hidden_text(server, settings, admin):
     hidden = "".join(CARRIERS.values())
     rid = await admin.create_receivable(demo_user(settings), "INV-UNI-1")
