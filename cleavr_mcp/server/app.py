@@ -22,6 +22,7 @@ from ..toolkit.registry import Toolset, ToolSpec
 from ..toolkit.state import AppState, open_state
 from ..tools import all_tools, open_integrations
 from .policy import ToolPolicy
+from .results import convert_once
 from .schemas import input_shape, output_shape
 
 INSTRUCTIONS = """\
@@ -234,6 +235,8 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
             continue  # hidden tools are not even registered: absent from tools/list, refused by name
         server.add_tool(spec.fn, name=spec.name, title=spec.title, description=spec.description,
                         annotations=spec.annotations, structured_output=True, meta=spec.meta)
+        tool = server._tool_manager.get_tool(spec.name)
+        tool.fn_metadata = convert_once(tool.fn_metadata)  # results serialised once per call (server/results.py)
     from ..prompts import register_prompts
     from .resources import register_resources
 
