@@ -89,14 +89,15 @@ from .cleverinvo_shapes import (
     OverdueInvoicesView,
     RecoverInvoicesOutcome,
     RecoverOutcome,
+    batch_outcome,
     blocked_row,
     client_row,
-    count_outcomes,
     debtor_line,
     invoice_view,
+    left_out_result,
+    nothing_to_send,
     overdue_row,
     recovery_result,
-    skip_reason,
 )
 from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION
@@ -694,7 +695,7 @@ async def recover_invoices(
     tool_name = "recover_invoices"
     args = {"user_id": user_id, "min_days_overdue": min_days_overdue, "client_search": client_search}
     if isinstance(answer, AcceptedElicitation) and isinstance(answer.data, NothingToSend):
-        return _nothing_to_send(state, answer.data.plan)
+        return nothing_to_send(state.environment.value, answer.data.plan)
     payload = {**args, "selection": loaded.fingerprint() if isinstance(loaded, Plan) else None}
     decision = await approve(ctx, tool=tool_name, answer=answer, payload=payload,
                              confirmation_token=confirmation_token, outcome=RecoverInvoicesOutcome, user_id=user_id)
@@ -705,11 +706,8 @@ async def recover_invoices(
     results: dict[int, InvoiceRecoveryResult] = {}
     order = plan.to_send + plan.already + plan.skipped
     for i, e in enumerate(order):
-        if e.receivable is not None:
-            results[i] = recovery_result(i, e, "already_submitted", receivable_id=e.receivable.id,
-                                         reason=e.reasons()[0])
-        elif i >= len(plan.to_send):
-            results[i] = recovery_result(i, e, "skipped", reason=skip_reason(e))
+        if e.receivable is not None or i >= len(plan.to_send):
+            results[i] = left_out_result(i, e)
 
     sending = [(i, e) for i, e in enumerate(plan.to_send) if e.has_phone or proceed_without_phone]
     for i, e in enumerate(plan.to_send):
@@ -782,38 +780,5 @@ async def recover_invoices(
     if len(chunks) < steps - len(sending):  # some invoices dropped out: close the progress bar
         await ctx.report_progress(steps, steps, "Done")
 
-    ordered = [results[i] for i in sorted(results)]
-    counts = count_outcomes(ordered)
-    submitted = [(r, order[r.index]) for r in ordered if r.outcome == "submitted"]
-    total = money_sum(e.verdict.amount_due for _, e in submitted)
-    fee = money_sum(e.fee["commission_amount"] for _, e in submitted if e.fee)
-    parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in ("submitted", "already_submitted", "skipped", "failed")
-             if counts.get(k)]
-    message = "Done: " + ", ".join(parts) + "."
-    if submitted:
-        message += f" Submitted {euros(total)} (commission {euros(fee)} if all recovered)."
-        if not read_full:
-            message += (f" With more than {FULL_INVOICE_READS} invoices the line items were not read: the "
-                        "receivables carry numbers, dates and amounts but no service description.")
-    step = "Follow them with list_receivables."
-    if counts.get("failed"):
-        step += " Failed ones can be retried: call recover_invoices again (already submitted ones are not resent)."
-    if any(r.outcome == "skipped" and "recover_invoice" in (r.reason or "") for r in ordered):
-        step += " Skipped ones missing an email or amount can go through recover_invoice."
-    return RecoverInvoicesOutcome(status="done", environment=state.environment.value, message=message,
-                                  results=ordered, counts=counts, submitted_total=total, submitted_fee=fee,
-                                  next_step=step)
-
-
-def _nothing_to_send(state: AppState, plan: Plan) -> RecoverInvoicesOutcome:
-    results = [recovery_result(i, e, "already_submitted", receivable_id=e.receivable.id, reason=e.reasons()[0])
-               if e.receivable is not None else
-               recovery_result(i, e, "skipped", reason=skip_reason(e))
-               for i, e in enumerate(plan.already + plan.skipped)]
-    counts = count_outcomes(results)
-    over = f" overdue ≥ {plan.min_days_overdue} days" if plan.min_days_overdue else ""
-    message = (f"Nothing to send: no recoverable invoice{over} that is not already on Cleavr "
-               f"({counts.get('already_submitted', 0)} already submitted, {counts.get('skipped', 0)} cannot be "
-               "recovered as they are). Nothing was sent.")
-    return RecoverInvoicesOutcome(status="done", environment=state.environment.value, message=message,
-                                  results=results, counts=counts, next_step="Follow them with list_receivables.")
+    return batch_outcome(state.environment.value, [results[i] for i in sorted(results)], order,
+                         lines_read=read_full, full_reads=FULL_INVOICE_READS)

@@ -13,7 +13,7 @@ from ..cleavr.untrusted import UntrustedText, untrusted
 from ..cleavr.validation import to_money
 from ..cleverinvo import Client, Invoice, recognise_tax_id
 from ..cleverinvo.mapping import MappedReceivable
-from ..domain.invoice_book import Entry
+from ..domain.invoice_book import Entry, Plan, money_sum
 from .receivables import BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros
 
@@ -218,3 +218,48 @@ def count_outcomes(plan_results: list[InvoiceRecoveryResult]) -> dict[str, int]:
     return counts
 
 
+
+
+def left_out_result(index: int, entry: Entry) -> InvoiceRecoveryResult:
+    """An invoice recover_invoices does not send: already on Cleavr (with its receivable), or skipped with why."""
+    if entry.receivable is not None:
+        return recovery_result(index, entry, "already_submitted", receivable_id=entry.receivable.id,
+                               reason=entry.reasons()[0])
+    return recovery_result(index, entry, "skipped", reason=skip_reason(entry))
+
+
+def nothing_to_send(environment: str, plan: Plan) -> RecoverInvoicesOutcome:
+    results = [left_out_result(i, e) for i, e in enumerate(plan.already + plan.skipped)]
+    counts = count_outcomes(results)
+    over = f" overdue ≥ {plan.min_days_overdue} days" if plan.min_days_overdue else ""
+    message = (f"Nothing to send: no recoverable invoice{over} that is not already on Cleavr "
+               f"({counts.get('already_submitted', 0)} already submitted, {counts.get('skipped', 0)} cannot be "
+               "recovered as they are). Nothing was sent.")
+    return RecoverInvoicesOutcome(status="done", environment=environment, message=message,
+                                  results=results, counts=counts, next_step="Follow them with list_receivables.")
+
+
+def batch_outcome(environment: str, ordered: list[InvoiceRecoveryResult], order: list[Entry], *, lines_read: bool,
+                  full_reads: int) -> RecoverInvoicesOutcome:
+    """recover_invoices' result: one row per invoice (`order[row.index]` is its entry), counts, totals, next step.
+    `lines_read` False: above `full_reads` invoices the receivables went without their line items."""
+    counts = count_outcomes(ordered)
+    submitted = [(r, order[r.index]) for r in ordered if r.outcome == "submitted"]
+    total = money_sum(e.verdict.amount_due for _, e in submitted)
+    fee = money_sum(e.fee["commission_amount"] for _, e in submitted if e.fee)
+    parts = [f"{counts[k]} {k.replace('_', ' ')}" for k in ("submitted", "already_submitted", "skipped", "failed")
+             if counts.get(k)]
+    message = "Done: " + ", ".join(parts) + "."
+    if submitted:
+        message += f" Submitted {euros(total)} (commission {euros(fee)} if all recovered)."
+        if not lines_read:
+            message += (f" With more than {full_reads} invoices the line items were not read: the "
+                        "receivables carry numbers, dates and amounts but no service description.")
+    step = "Follow them with list_receivables."
+    if counts.get("failed"):
+        step += " Failed ones can be retried: call recover_invoices again (already submitted ones are not resent)."
+    if any(r.outcome == "skipped" and "recover_invoice" in (r.reason or "") for r in ordered):
+        step += " Skipped ones missing an email or amount can go through recover_invoice."
+    return RecoverInvoicesOutcome(status="done", environment=environment, message=message,
+                                  results=ordered, counts=counts, submitted_total=total, submitted_fee=fee,
+                                  next_step=step)
