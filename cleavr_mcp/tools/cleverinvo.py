@@ -27,7 +27,7 @@ from mcp.server.mcpserver import AcceptedElicitation, Context, ElicitationResult
 from mcp.types import CallToolResult
 from pydantic import Field, ValidationError
 
-from ..cleavr.contract import MAX_BATCH, MISSING_PHONE_MESSAGE
+from ..cleavr.contract import MAX_BATCH
 from ..cleavr.models import (
     BatchRequest,
     CommissionQuoteRequest,
@@ -44,7 +44,6 @@ from ..cleverinvo import (
     CleverInvoError,
     Client,
     Invoice,
-    InvoiceStatus,
     NotFoundError,
     NotRecoverableError,
     PlanLimitError,
@@ -54,10 +53,7 @@ from ..cleverinvo import (
     idempotency_key_for_invoice,
     to_receivable,
 )
-from ..cleverinvo.mapping import Blocker
-from ..domain.approval import Fact, View, visible
 from ..domain.invoice_book import (
-    INVALID_DATA,
     Book,
     Entry,
     Plan,
@@ -65,7 +61,6 @@ from ..domain.invoice_book import (
     amount_needs_confirming,
     cleavr_refusal,
     contact_problem,
-    count_with,
     debt_age,
     debtor_country,
     fee_quote,
@@ -78,10 +73,11 @@ from ..domain.invoice_book import (
     submitted_receivables,
 )
 from ..server.writes import Failed, Stop, approve, execute, record_known_result
-from ..toolkit.confirm import Question, ask, payload_digest
+from ..toolkit.confirm import ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import SANDBOX_HOST, state_of
+from .cleverinvo_questions import batch_question, recover_question
 from .cleverinvo_shapes import (
     ClientSearchView,
     InvoiceRecoveryResult,
@@ -92,14 +88,12 @@ from .cleverinvo_shapes import (
     batch_outcome,
     blocked_row,
     client_row,
-    debtor_line,
     invoice_view,
     left_out_result,
     nothing_to_send,
     overdue_row,
     recovery_result,
 )
-from .forms import Confirm, ConfirmBatch, recovery_form
 from .receivables import TOKEN_DESCRIPTION
 from .shapes import euros, receivable_summary
 
@@ -423,8 +417,6 @@ async def _ask_recover(
     due = verdict.amount_due  # the argument, else what CleverInvo says (None: unknown)
     mapped = to_receivable(inv, client, user_id=user_id, today=today, amount_due=due, email=debtor_email,
                            phone=debtor_phone)
-    need_email = "email" in mapped.missing
-    need_phone = "phone" in mapped.missing
     refusal = cleavr_refusal(mapped)
     if refusal is not None:
         return Failed(error_result(code="NOT_RECOVERABLE", environment=state.environment.value,
@@ -443,52 +435,8 @@ async def _ask_recover(
             quote_line = f"Commission: {rate:.2f} % of what Cleavr recovers ({tier})"
     except Exception as exc:  # noqa: BLE001
         return Failed(from_exception(exc, tool="recover_invoice", environment=state.environment.value))
-    number = visible(inv.invoice_number, limit=80)  # CleverInvo data: one visible line, whatever it holds
-    lines = [
-        f"Send CleverInvo invoice {number} to Cleavr for debt recovery ({state.environment.value})?",
-        f"Debtor: {visible(debtor_line(mapped), limit=400)}",
-        f"Invoice {number}: {euros(inv.total)} incl. tax, issued {inv.issue_date}, due {inv.due_date} "
-        f"({verdict.days_overdue} days overdue), status {verdict.status} in CleverInvo",
-    ]
-    facts = [Fact("Environment", state.environment.value), Fact("Debtor", debtor_line(mapped)),
-             Fact("Invoice", inv.invoice_number), Fact("Amount incl. tax", euros(inv.total)),
-             Fact("Issued", inv.issue_date.isoformat()), Fact("Due", inv.due_date.isoformat()),
-             Fact("Days overdue", str(verdict.days_overdue)), Fact("Status", str(verdict.status))]
-    if ask_amount:
-        if inv.amount_due is not None:
-            paid = inv.total - inv.amount_due
-            label = "Partially paid" if inv.status == InvoiceStatus.PARTIALLY_PAID else "Payments"
-            lines.append(f"{label}: CleverInvo says {euros(paid)} of {euros(inv.total)} was paid, so "
-                         f"{euros(inv.amount_due)} is still due.")
-        else:
-            lines.append("Partially paid: CleverInvo does not say how much was paid.")
-        lines.append(f"Amount Cleavr would recover: {euros(due)}." if due is not None
-                     else "Enter the amount still due below.")
-    lines.append(quote_line)
-    facts.append(Fact("Commission", quote_line.removeprefix("Commission: ")))
-    mapping_notes = [visible(n, limit=400) for n in mapped.notes if not n.startswith("Partially paid")]
-    lines += mapping_notes
-    page_notes = [*lines[3:-1 - len(mapping_notes)], *mapping_notes]
-    if need_email:
-        lines.append("No debtor email: Cleavr requires one — enter it below.")
-        page_notes.append("No debtor email: Cleavr requires one; enter it below.")
-    if need_phone:
-        lines.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Give a phone, or agree to proceed without one.")
-        page_notes.append(f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.")
-    blocking = None
-    if need_email:
-        blocking = ("DEBTOR_EMAIL_NEEDED", f"The client of invoice {inv.invoice_number} has no email in CleverInvo "
-                    "and this client cannot show a form. Nothing was sent.")
-    elif due is None:
-        blocking = ("AMOUNT_DUE_NEEDED", f"Invoice {inv.invoice_number} is partially paid and CleverInvo does not say "
-                    "how much is still due. Nothing was sent.")
-    form = recovery_form(need_email=need_email, need_phone=need_phone, ask_amount=ask_amount,
-                         amount_due=f"{due:.2f}" if due is not None else None)
-    view = View(title="Recover this CleverInvo invoice through Cleavr?", facts=tuple(facts), notes=tuple(page_notes),
-                ask_email=need_email, ask_phone=need_phone,
-                ask_amount=(f"{due:.2f}" if due is not None else "") if ask_amount else None,
-                ask_amount_required=ask_amount)
-    return ask(ctx, Question(message="\n".join(lines), form=form, blocking=blocking, view=view))
+    return ask(ctx, recover_question(state.environment.value, inv, verdict, mapped, due=due, ask_amount=ask_amount,
+                                     quote_line=quote_line))
 
 
 async def _replay(ctx: Context, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,
@@ -628,48 +576,7 @@ async def _ask_many(loaded: Annotated[Any, Resolve(_load_many)], ctx: Context) -
     plan: Plan = loaded
     if not plan.to_send:
         return NothingToSend(plan)
-    state = state_of(ctx)
-    total = money_sum(e.verdict.amount_due for e in plan.to_send)
-    fees = money_sum(e.fee["commission_amount"] for e in plan.to_send)  # type: ignore[index]
-    over = f" overdue ≥ {plan.min_days_overdue} days" if plan.min_days_overdue else ""
-    lines = [f"Send {len(plan.to_send)} CleverInvo invoice(s){over} to Cleavr for debt recovery "
-             f"({state.environment.value})?",
-             f"Total {euros(total)} still due; commission if all recovered {euros(fees)}; you would receive "
-             f"{euros(total - fees)}."]
-    rows = tuple((e.invoice.invoice_number, e.client_name, euros(e.verdict.amount_due or Decimal(0)),
-                  str(e.verdict.days_overdue), f"{e.fee['rate_percentage']:.2f} %",  # type: ignore[index]
-                  "✓" if e.has_phone else "—") for e in plan.to_send)
-    for e in plan.to_send[:30]:
-        due, rate = e.verdict.amount_due, e.fee["rate_percentage"]  # type: ignore[index]
-        assert due is not None
-        flag = "" if e.has_phone else " (no phone)"
-        if due != e.verdict.total:
-            flag += f" (partially paid: {euros(due)} of {euros(e.verdict.total)} still due)"
-        lines.append(f"- {visible(e.invoice.invoice_number, limit=80)} {visible(e.client_name, limit=120)}: {euros(due)}, "
-                     f"{e.verdict.days_overdue} days overdue, fee {rate:.2f} %{flag}")
-    if len(plan.to_send) > 30:
-        lines.append(f"- … and {len(plan.to_send) - 30} more")
-    if plan.no_phone:
-        lines.append(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE} They are sent only if you "
-                     "agree to proceed without a phone; otherwise they are skipped.")
-    if plan.skipped:
-        why = []
-        for code, label in ((Blocker.NOT_EUR, "not in EUR"), (Blocker.NO_EMAIL, "without a client email"),
-                            (Blocker.AMOUNT_UNKNOWN, "with an unknown amount due"),
-                            (Blocker.ZERO_DUE, "with nothing due"), (INVALID_DATA, "with data Cleavr would refuse")):
-            if n := count_with(plan.skipped, code):
-                why.append(f"{n} {label}")
-        lines.append(f"Not sent: {len(plan.skipped)} that cannot be recovered as they are "
-                     f"({', '.join(why) or 'see results'}).")
-    if plan.already:
-        lines.append(f"Already on Cleavr, not sent again: {len(plan.already)}.")
-    view = View(title="Recover these CleverInvo invoices through Cleavr?", facts=(
-        Fact("Environment", state.environment.value), Fact("Invoice(s)", str(len(plan.to_send))),
-        Fact("Total", euros(total)), Fact("Commission if all recovered", euros(fees)),
-        Fact("You receive", euros(total - fees))),
-        columns=("Invoice", "Client", "Amount", "Days overdue", "Fee", "Phone"), rows=rows,
-        notes=tuple(line for line in lines[2:] if not line.startswith("- ")), batch_without_phone=len(plan.no_phone))
-    return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm, view=view))
+    return ask(ctx, batch_question(state_of(ctx).environment.value, plan))
 
 
 _REC_ID = re.compile(r"\brec_[A-Za-z0-9_]+")

@@ -12,7 +12,6 @@ from ..cleavr.models import Money
 from ..cleavr.untrusted import UntrustedText, untrusted
 from ..cleavr.validation import to_money
 from ..cleverinvo import Client, Invoice, recognise_tax_id
-from ..cleverinvo.mapping import MappedReceivable
 from ..domain.invoice_book import Entry, Plan, money_sum
 from .receivables import BatchItemResult
 from .shapes import ReceivableSummary, WriteOutcome, euros
@@ -168,19 +167,6 @@ class RecoverOutcome(WriteOutcome):
     commission_summary: str | None = None
     submitted_without_phone: bool = False
     notes: list[str] = Field(default_factory=list, description="How CleverInvo data was mapped (partial amount…)")
-
-
-def debtor_line(mapped: MappedReceivable) -> str:
-    """The debtor in one line for the question: company (SIRET or VAT), email, phone, address."""
-    debtor = mapped.receivable["debtor"]
-    ident = (f" (SIRET {debtor['siret']})" if debtor.get("siret") else
-             f" (VAT {debtor['vat_number']})" if debtor.get("vat_number") else "")
-    contact = (debtor.get("contacts") or [{}])[0]
-    parts = [p for p in (contact.get("email"), contact.get("phone")) if p]
-    address = debtor.get("address")
-    if address:
-        parts.append(f"{address['line1']}, {address['postal_code']} {address['city']} {address['country']}")
-    return f"{debtor['company_name']}{ident}" + (f" — {', '.join(parts)}" if parts else "")
 
 
 # --- recover_invoices --------------------------------------------------------------------------------------------
