@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, SubscriptionBus
+from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
 
 from ..cleavr import wire
 from ..storage import Database, Leader, database_for
@@ -34,6 +34,7 @@ from .actions import status_after
 from .endpoints import EndpointStore, signing_secrets
 from .poller import Poller, PollResult
 from .store import AckResult, EventInbox, Snapshot, StoredEvent
+from .subscriptions import ScopedSubscriptionBus, hears
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -63,10 +64,18 @@ def uris_for(events: Iterable[StoredEvent]) -> list[str]:
     return list(dict.fromkeys(uris))
 
 
+def uris_by_creditor(events: Iterable[StoredEvent]) -> dict[str | None, list[str]]:
+    """The URIs to announce, per creditor of the events (None: creditor unknown)."""
+    by_creditor: dict[str | None, list[StoredEvent]] = {}
+    for event in events:
+        by_creditor.setdefault(event.user_id, []).append(event)
+    return {creditor: uris_for(group) for creditor, group in by_creditor.items()}
+
+
 class EventHub:
     def __init__(self, settings: Settings, bus: SubscriptionBus | None = None) -> None:
         self.settings = settings
-        self.bus: SubscriptionBus = bus or InMemorySubscriptionBus()
+        self.bus: SubscriptionBus = bus or ScopedSubscriptionBus()
         self.endpoints = EndpointStore.for_settings(settings)
         self._inbox: EventInbox | None = None
         self._own_db: Database | None = None  # only when used with no lifespan attached (tests, one-off commands)
@@ -74,7 +83,7 @@ class EventHub:
         self.listening: anyio.Event | None = None  # set once other replicas' notifications are heard (or not needed)
         self.is_poll_leader = False
         self._leader: Leader | None = None
-        self._legacy: dict[str, list[tuple[Any, Any]]] = {}  # uri -> 2025-era (connection, session)
+        self._legacy: dict[str, list[tuple[Any, Any, Any]]] = {}  # uri -> 2025-era (connection, session, principal)
         self._states: list[AppState] = []
         self._listener_running = False
         self.listener_port: int | None = None  # the port the webhook listener is bound to, once started
@@ -197,36 +206,47 @@ class EventHub:
 
     # --- telling subscribers --------------------------------------------------------------------------------
     async def announce(self, events: Iterable[StoredEvent]) -> None:
-        await self.publish(uris_for(events))
+        """Tell the subscribers that may act for each event's creditor (and only them)."""
+        for creditor, uris in uris_by_creditor(events).items():
+            await self.publish(uris, creditor=creditor)
 
-    async def publish(self, uris: Iterable[str]) -> None:
-        """Tell this replica's subscribers, then every other replica's (through the database)."""
+    async def publish(self, uris: Iterable[str], *, creditor: str | None = None) -> None:
+        """Tell this replica's subscribers of `creditor` (None: unknown, told only to those acting for every
+        creditor), then every other replica's (through the database)."""
         uris = list(uris)
-        await self._publish_local(uris)
+        await self._publish_local(uris, creditor)
         db = self.database
         if db.shared and uris:
             try:
-                await db.notify(EVENTS_CHANNEL, json.dumps({"from": self.replica_id, "uris": uris}))
+                await db.notify(EVENTS_CHANNEL, json.dumps({"from": self.replica_id, "uris": uris,
+                                                            "creditor": creditor}))
             except Exception as exc:  # noqa: BLE001 - the event is stored; the others see it on their next read
                 logger.warning("could not notify the other replicas: %s", type(exc).__name__)
 
-    async def _publish_local(self, uris: Iterable[str]) -> None:
+    async def _publish_local(self, uris: Iterable[str], creditor: str | None) -> None:
+        publish_for = getattr(self.bus, "publish_for", None)
         for uri in uris:
-            await self.bus.publish(ResourceUpdated(uri=uri))
-            for key, session in list(self._legacy.get(uri, ())):
+            if publish_for is not None:
+                await publish_for(ResourceUpdated(uri=uri), creditor)
+            elif creditor is None:  # a bus that cannot scope (given by the caller): only unscoped news
+                await self.bus.publish(ResourceUpdated(uri=uri))
+            for key, session, principal in list(self._legacy.get(uri, ())):
+                if not hears(principal, creditor):
+                    continue
                 try:
                     await session.send_resource_updated(uri)
                 except Exception:  # noqa: BLE001 - a closed connection: forget it
                     self.unsubscribe_legacy(uri, key)
 
-    def subscribe_legacy(self, uri: str, key: Any, session: Any) -> None:
-        """`key` identifies the client connection (sessions are per request); `session` sends the notification."""
+    def subscribe_legacy(self, uri: str, key: Any, session: Any, principal: Any = None) -> None:
+        """`key` identifies the client connection (sessions are per request); `session` sends the notification;
+        `principal` is who subscribed (None: every creditor)."""
         subscribers = self._legacy.setdefault(uri, [])
-        if not any(k is key for k, _ in subscribers):
-            subscribers.append((key, session))
+        if not any(k is key for k, _, _ in subscribers):
+            subscribers.append((key, session, principal))
 
     def unsubscribe_legacy(self, uri: str, key: Any) -> None:
-        kept = [(k, s) for k, s in self._legacy.get(uri, []) if k is not key]
+        kept = [(k, s, p) for k, s, p in self._legacy.get(uri, []) if k is not key]
         if kept:
             self._legacy[uri] = kept
         else:
@@ -277,7 +297,9 @@ class EventHub:
                 message = json.loads(payload)
                 if message.get("from") == self.replica_id:
                     continue
-                await self._publish_local([str(u) for u in message.get("uris", [])])
+                creditor = message.get("creditor")
+                await self._publish_local([str(u) for u in message.get("uris", [])],
+                                          creditor if isinstance(creditor, str) else None)
             except Exception as exc:  # noqa: BLE001 - one bad message must not stop the relay
                 logger.warning("bad notification from another replica: %s", type(exc).__name__)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptReference, ResourceTemplateReference
 
 from ..cleavr.contract import EVIDENCE_STATUSES, LIST_LIMIT_MAX
+from ..domain.tenancy import current_principal
 from ..events.hub import RECEIVABLE_URI
 
 if TYPE_CHECKING:
@@ -32,17 +33,20 @@ def _match(values: list[str], prefix: str) -> Completion:
 
 
 async def _receivable_ids(state: AppState | None, hub: EventHub, *, disputed_only: bool) -> list[str]:
-    """Receivables named by unhandled events first (what needs attention), then the API's newest ones."""
+    """Receivables named by unhandled events first (what needs attention), then the API's newest ones: only the
+    caller's creditors' (the inbox and domain.scope read current_principal())."""
     ids = list(await hub.inbox.receivable_ids(handled="unhandled"))
     if state is None:
         return ids
     from ..cleavr.models import ListReceivablesQuery
+    from ..domain import scope
 
     try:
         statuses = sorted(EVIDENCE_STATUSES) if disputed_only else [None]
         for status in statuses:
-            page = await state.client.list_receivables(ListReceivablesQuery(limit=LIST_LIMIT_MAX, status=status))
-            ids += [r.id for r in page.data]
+            rows, _ = await scope.receivables_page(state.client, ListReceivablesQuery(limit=LIST_LIMIT_MAX,
+                                                                                      status=status))
+            ids += [r.id for r in rows]
     except Exception as exc:  # noqa: BLE001 - completions are best effort
         logger.info("receivable completion without the API: %s", type(exc).__name__)
     return ids
@@ -76,9 +80,11 @@ async def complete(state: AppState | None, hub: EventHub, ref: Any, name: str, v
     if name == "receivable_id":
         return _match(await _receivable_ids(state, hub, disputed_only=prompt == "handle_dispute"), value)
     if name == "user_id":
+        principal = current_principal()
         users = [state.demo_user_id] if state is not None and state.demo_user_id else []
+        users += sorted(principal.user_ids or ())
         users += [e.user_id for e in (await hub.inbox.list(limit=100))[0] if e.user_id]
-        return _match(users, value)
+        return _match([u for u in users if principal.may_act_for(u)], value)
     if name == "focus":
         return _match(["attention", "payments", "all"], value)
     if name == "min_days_overdue":

@@ -16,7 +16,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, EmbeddedResource, TextResourceContents
 from pydantic import Field
 
-from ..cleavr.contract import COMMISSION_TIERS, EVIDENCE_STATUSES, LIST_LIMIT_MAX, ReceivableStatus
+from ..cleavr.contract import COMMISSION_TIERS, EVIDENCE_STATUSES, ReceivableStatus
 from ..cleavr.untrusted import UNTRUSTED_NOTICE
 from ..events.hub import receivable_uri
 from ..toolkit.state import state_of
@@ -125,9 +125,10 @@ def register_workflows(server: MCPServer, hub: EventHub) -> None:
     async def handle_dispute(receivable_id: ReceivableIdArg, ctx: Context) -> list[Message]:
         """Answer a debtor's dispute: read it, gather evidence with the user, confirm, submit_evidence."""
         from ..cleavr.errors import CleavrError
+        from ..domain import scope
 
         try:
-            rec = await state_of(ctx).client.get_receivable(receivable_id)
+            rec = await scope.receivable(state_of(ctx).client, receivable_id)  # another creditor's: as no such id
         except CleavrError as exc:
             raise MCPError(INVALID_PARAMS, f"Cannot read {receivable_id}: {exc.message}") from None
         view = receivable_view(rec)
@@ -182,19 +183,16 @@ def register_workflows(server: MCPServer, hub: EventHub) -> None:
         scanned = 0
         try:
             from ..cleavr.models import ListReceivablesQuery
+            from ..domain import scope
 
-            query = ListReceivablesQuery(limit=LIST_LIMIT_MAX, user_id=user_id)
-            while scanned < PORTFOLIO_SCAN_LIMIT:
-                page = await state.client.list_receivables(query)
-                for rec in page.data:
-                    counts[rec.status.value] += 1
-                    if rec.status in (ReceivableStatus.PENDING, ReceivableStatus.IN_PROCESS,
-                                      ReceivableStatus.DISPUTED, ReceivableStatus.EVIDENCE_REQUESTED):
-                        outstanding += 1
-                scanned += len(page.data)
-                if not page.has_more or not page.data:
-                    break
-                query = query.model_copy(update={"starting_after": page.data[-1].id})
+            # The caller's creditors' receivables only (domain.scope).
+            async for rec in scope.receivables(state.client, ListReceivablesQuery(user_id=user_id),
+                                               limit=PORTFOLIO_SCAN_LIMIT):
+                counts[rec.status.value] += 1
+                if rec.status in (ReceivableStatus.PENDING, ReceivableStatus.IN_PROCESS,
+                                  ReceivableStatus.DISPUTED, ReceivableStatus.EVIDENCE_REQUESTED):
+                    outstanding += 1
+                scanned += 1
             portfolio = (", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no receivables yet") + (
                 f" ({outstanding} still open)" + (" — first 500 only" if scanned >= PORTFOLIO_SCAN_LIMIT else ""))
         except Exception as exc:  # noqa: BLE001 - the review still works from the inbox

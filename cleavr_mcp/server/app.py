@@ -47,6 +47,8 @@ SANDBOX_NOTE = (
     "\nEnvironment: SANDBOX (no Cleavr credentials configured) — nothing real happens; a demo creditor "
     "{demo} is onboarded and ready."
 )
+# For a principal that may not act for the demo creditor: its id is not theirs to know.
+SANDBOX_NOTE_SCOPED = "\nEnvironment: SANDBOX (no Cleavr credentials configured) — nothing real happens."
 
 
 RECORDS_OWNERS = frozenset({"create_user", "extract_pdf"})  # their results name a new creditor / extraction
@@ -205,8 +207,11 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     instructions = INSTRUCTIONS
     if any(spec.toolset is Toolset.CLEVERINVO for spec in specs.values()):
         instructions += CLEVERINVO_NOTE
-    if settings.uses_sandbox:
-        instructions += SANDBOX_NOTE.format(demo=sandbox_demo_user(settings))
+    scoped_instructions = instructions  # what a principal not acting for the demo creditor is told (below)
+    demo = sandbox_demo_user(settings) if settings.uses_sandbox else None
+    if demo is not None:
+        scoped_instructions += SANDBOX_NOTE_SCOPED
+        instructions += SANDBOX_NOTE.format(demo=demo)
     elif settings.environment is Environment.SANDBOX:
         instructions += "\nEnvironment: SANDBOX (a Cleavr sandbox on this machine) — nothing real happens."
     elif settings.environment is Environment.LIVE:
@@ -243,6 +248,11 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     events.install(server)  # POST /webhooks/cleavr on the HTTP app, legacy resources/subscribe
     register_resources(server, events)
     register_prompts(server, events)
+    from .instructions import InstructionsMiddleware
+
+    # Appended last, so it runs inside the middleware that sets the principal of the request.
+    server._lowlevel_server.middleware.append(InstructionsMiddleware(
+        lambda principal: instructions if demo is None or principal.may_act_for(demo) else scoped_instructions))
     return server
 
 

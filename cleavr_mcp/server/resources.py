@@ -113,9 +113,11 @@ def register_resources(server: MCPServer, hub: EventHub) -> None:
         if not _RECEIVABLE_ID.match(receivable_id):
             raise ResourceNotFoundError(f"{receivable_id!r} is not a receivable id (rec_…).")
         from ..cleavr.errors import CleavrError
+        from ..domain import scope
 
         try:
-            rec = await state_of(ctx).client.get_receivable(receivable_id)
+            # Another creditor's receivable is answered as one that does not exist (domain.scope).
+            rec = await scope.receivable(state_of(ctx).client, receivable_id)
         except CleavrError as exc:
             if exc.code == "NOT_FOUND":
                 raise ResourceNotFoundError(f"No receivable {receivable_id}.") from None

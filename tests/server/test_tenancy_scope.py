@@ -8,15 +8,28 @@ The principal is set around the in-memory client (`acting_as`): the server's han
 from __future__ import annotations
 
 import json
+import warnings
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import pytest
+from mcp import Client, MCPError
+from mcp.types import PromptReference, ResourceTemplateReference, ResourceUpdatedNotification
 
+from cleavr_mcp.cleavr import wire
+from cleavr_mcp.cleavr.webhooks import sign
+from cleavr_mcp.config import Settings
 from cleavr_mcp.domain.tenancy import Principal, acting_as
+from cleavr_mcp.events.hub import UNHANDLED_URI, receivable_uri
+from cleavr_mcp.events.receiver import receive
+from cleavr_mcp.server.app import build_server
 
 from .conftest import client, demo_user, submission
 
 pytestmark = pytest.mark.anyio
+SECRET = "whsec_tenancy_scope_0123456789"
+A_COMPLAINT = "Alpha never delivered the pallets"
 
 A_DEBTOR, A_AMOUNT, A_INVOICE = "Alpha Fabrication SARL", "1234.56", "INV-ALPHA-0001"
 B_DEBTOR, B_AMOUNT, B_INVOICE = "Beta Logistique SAS", "777.00", "INV-BETA-0001"
@@ -40,6 +53,52 @@ async def new_receivable(admin, user_id: str, number: str, amount: str = "5000.0
     if start:
         await admin.advance(rec["id"], "start_recovery")
     return rec["id"]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    return Settings(_env_file=None, data_dir=tmp_path / "data", allowed_roots=[docs], webhook_secret=SECRET)
+
+
+@pytest.fixture
+def server(settings):
+    """Each in-memory connection runs as the principal it was opened under (`acting_as` around the client): the
+    server's own principal middleware, which maps HTTP credentials (none in memory) to principals, is left out."""
+    built = build_server(settings)
+    middleware = built._lowlevel_server.middleware
+    middleware[:] = [m for m in middleware if type(m).__name__ != "TenancyMiddleware"]
+    return built
+
+
+@asynccontextmanager
+async def connected(server, principal: Principal | None = None, **kwargs: Any):
+    """An in-memory client whose every request runs as `principal` (None: the local, every-creditor one)."""
+    if principal is None:
+        async with Client(server, **kwargs) as c:
+            yield c
+        return
+    with acting_as(principal):
+        async with Client(server, **kwargs) as c:
+            yield c
+
+
+async def deliver(server, event_id: str, event_type: str, receivable_id: str, **data: Any) -> None:
+    """A signed Cleavr webhook through the receiver, then the subscribers told (as the HTTP route does)."""
+    from datetime import UTC, datetime
+
+    body = {"id": event_id, "type": event_type, "created_at": datetime.now(UTC).isoformat(),
+            "data": {"receivable_id": receivable_id, **data}}
+    raw = wire.dumps(body)
+    result = await receive(server.event_hub, raw, sign(SECRET, raw))
+    assert result.status == 200, result.body
+    await server.event_hub.announce(result.events)
+
+
+def dispute(complaint: str) -> dict[str, Any]:
+    return {"dispute": {"reason": "service_not_delivered", "debtor_message": complaint,
+                        "evidence_requested": ["delivery_confirmation"]}}
 
 
 @pytest.fixture
@@ -147,3 +206,210 @@ async def test_portfolio_and_timeline_count_only_the_callers_receivables(server,
     for answer in (portfolio, timeline):
         assert_nothing_of_a(text_of(answer), tenants)
     assert_nothing_of_a(text_of(foreign), tenants, asked_for=tenants["rec_a"])
+
+
+# --- 2. the event inbox -----------------------------------------------------------------------------------------
+async def test_events_carry_their_creditor_and_each_principal_sees_and_acks_only_its_own(server, tenants):
+    async with connected(server) as local:  # the lifespan is up: owners are resolved from Cleavr at ingest
+        await deliver(server, "evt_scope_a1", "receivable.disputed", tenants["rec_a"], **dispute(A_COMPLAINT))
+        await deliver(server, "evt_scope_b1", "payment.received", tenants["rec_b"], amount=B_AMOUNT)
+        stored = {e.id: e.user_id for e in (await server.event_hub.inbox.list(creditors=None))[0]}
+        assert stored == {"evt_scope_a1": tenants["a"], "evt_scope_b1": tenants["b"]}
+        assert (await local.call_tool("list_events", {})).structured_content["unhandled_total"] == 2
+    async with connected(server, tenants["B"]) as c:
+        listed = await c.call_tool("list_events", {})
+        by_foreign_receivable = await c.call_tool("list_events", {"receivable_id": tenants["rec_a"]})
+        ack_foreign = await c.call_tool("ack_event", {"receivable_id": tenants["rec_a"]})
+        ack_foreign_id = await c.call_tool("ack_event", {"event_ids": ["evt_scope_a1", "evt_scope_zz"]})
+        portfolio = await c.call_tool("show_portfolio", {})
+        unhandled = await c.read_resource(UNHANDLED_URI)
+        ack_own = await c.call_tool("ack_event", {"receivable_id": tenants["rec_b"]})
+    rows = listed.structured_content["rows"]
+    assert [r["id"] for r in rows] == ["evt_scope_b1"] and listed.structured_content["unhandled_total"] == 1
+    assert by_foreign_receivable.structured_content["matching"] == 0
+    assert ack_foreign.structured_content["acknowledged"] == []
+    assert ack_foreign_id.structured_content["unknown"] == ["evt_scope_a1", "evt_scope_zz"]
+    assert portfolio.structured_content["unhandled_events_total"] == 1
+    assert [r["id"] for r in portfolio.structured_content["unhandled_events"]] == ["evt_scope_b1"]
+    assert [r["id"] for r in json.loads(unhandled.contents[0].text)["rows"]] == ["evt_scope_b1"]
+    assert ack_own.structured_content["acknowledged"] == ["evt_scope_b1"]
+    assert ack_own.structured_content["unhandled_total"] == 0
+    for answer in (listed, by_foreign_receivable, ack_foreign, portfolio):
+        assert_nothing_of_a(text_of(answer), tenants, asked_for=tenants["rec_a"])
+        assert A_COMPLAINT not in text_of(answer) and "evt_scope_a1" not in text_of(answer)
+    assert A_COMPLAINT not in unhandled.contents[0].text and tenants["rec_a"] not in unhandled.contents[0].text
+    assert (await server.event_hub.inbox.get("evt_scope_a1")).handled_at is None  # B touched nothing of A's
+
+
+async def test_poller_events_carry_the_owner_and_old_unowned_events_are_resolved_lazily(server, admin, tenants):
+    hub = server.event_hub
+    async with connected(server) as local:
+        await local.call_tool("list_events", {"refresh": True})  # the baseline: owners saved in the snapshots
+        assert (await hub.inbox.snapshot(tenants["rec_a"])).user_id == tenants["a"]
+        await admin.advance(tenants["rec_a"], "dispute", debtor_message=A_COMPLAINT)
+        await admin.advance(tenants["rec_b"], "dispute", debtor_message="Beta is late")
+        polled = await local.call_tool("list_events", {"refresh": True})
+        owners = {r["receivable_id"]: r["user_id"] for r in polled.structured_content["rows"]}
+        assert owners == {tenants["rec_a"]: tenants["a"], tenants["rec_b"]: tenants["b"]}
+        # An event stored before owners were recorded (no user_id): hidden from B until its owner is found.
+        await hub.inbox.record(event_id="evt_old_b", event_type="payment.received", body="{}", source="webhook",
+                               receivable_id=tenants["rec_b"])
+        await hub.inbox.db.execute("UPDATE events SET user_id = NULL WHERE id = 'evt_old_b'")
+        with acting_as(tenants["B"]):
+            assert "evt_old_b" not in {e.id for e in (await hub.inbox.list())[0]}
+    async with connected(server, tenants["B"]) as c:
+        listed = await c.call_tool("list_events", {})
+    assert {r["id"] for r in listed.structured_content["rows"]} >= {"evt_old_b"}
+    assert {r["receivable_id"] for r in listed.structured_content["rows"]} == {tenants["rec_b"]}
+    assert A_COMPLAINT not in text_of(listed)
+
+
+# --- 3. resources, subscriptions, notifications, completions, prompts, instructions ------------------------------
+def error_text(exc: MCPError, receivable_id: str) -> str:
+    return str(exc).replace(receivable_id, "X")
+
+
+async def test_resources_and_subscriptions_refuse_another_creditors_receivable_as_a_missing_one(server, tenants):
+    missing = "rec_doesnotexist"
+    async with connected(server, tenants["B"]) as c:
+        own = await c.read_resource(receivable_uri(tenants["rec_b"]))
+        with pytest.raises(MCPError) as foreign_read:
+            await c.read_resource(receivable_uri(tenants["rec_a"]))
+        with pytest.raises(MCPError) as missing_read:
+            await c.read_resource(receivable_uri(missing))
+        with pytest.raises(MCPError) as foreign_listen:
+            async with c.listen(resource_subscriptions=[receivable_uri(tenants["rec_a"])]):
+                pass
+        with pytest.raises(MCPError) as missing_listen:
+            async with c.listen(resource_subscriptions=[receivable_uri(missing)]):
+                pass
+        async with c.listen(resource_subscriptions=[receivable_uri(tenants["rec_b"])]) as sub:
+            assert sub is not None
+    async with connected(server, tenants["B"], mode="legacy") as c:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resources/subscribe is deprecated in favour of listen
+            with pytest.raises(MCPError) as foreign_sub:
+                await c.subscribe_resource(receivable_uri(tenants["rec_a"]))
+            with pytest.raises(MCPError) as missing_sub:
+                await c.subscribe_resource(receivable_uri(missing))
+            await c.subscribe_resource(receivable_uri(tenants["rec_b"]))
+    assert json.loads(own.contents[0].text)["id"] == tenants["rec_b"]
+    assert B_DEBTOR in own.contents[0].text
+    for foreign, absent in ((foreign_read, missing_read), (foreign_listen, missing_listen), (foreign_sub, missing_sub)):
+        assert error_text(foreign.value, tenants["rec_a"]) == error_text(absent.value, missing)
+        assert foreign.value.error.code == absent.value.error.code
+        assert_nothing_of_a(str(foreign.value), tenants, asked_for=tenants["rec_a"])
+
+
+async def collect(sub, into: list[str], quiet: float = 0.5) -> None:
+    """Read notifications until none arrives for `quiet` seconds."""
+    while True:
+        with anyio.move_on_after(quiet) as waited:
+            into.append(str((await sub.__anext__()).uri))
+        if waited.cancelled_caught:
+            return
+
+
+async def test_a_subscriber_never_hears_of_another_creditors_event(server, admin, tenants):
+    """Modern listen streams of A and B open at once; A's webhook and A's polled change reach A only. (In memory,
+    a request runs in the sender's context: each stream is opened under its own principal.)"""
+    heard: dict[str, list[str]] = {"A": [], "B": []}
+    uris = {"A": [UNHANDLED_URI, receivable_uri(tenants["rec_a"])],
+            "B": [UNHANDLED_URI, receivable_uri(tenants["rec_b"])]}
+    async with Client(server) as local, Client(server) as ca, Client(server) as cb:
+        await local.call_tool("list_events", {"refresh": True})  # poller baseline
+        with acting_as(tenants["B"]), pytest.raises(MCPError):  # B may not even ask for A's receivable
+            async with cb.listen(resource_subscriptions=[*uris["B"], receivable_uri(tenants["rec_a"])]):
+                pass
+        with acting_as(tenants["A"]):
+            sub_a_stream = ca.listen(resource_subscriptions=uris["A"])
+            sub_a = await sub_a_stream.__aenter__()
+        with acting_as(tenants["B"]):
+            sub_b_stream = cb.listen(resource_subscriptions=uris["B"])
+            sub_b = await sub_b_stream.__aenter__()
+        try:
+            await deliver(server, "evt_note_a1", "receivable.disputed", tenants["rec_a"], **dispute(A_COMPLAINT))
+            await collect(sub_a, heard["A"])
+            assert set(heard["A"]) == set(uris["A"])
+            await admin.advance(tenants["rec_a"], "record_payment")
+            polled = await local.call_tool("list_events", {"refresh": True})  # the poller sees A's payment
+            assert "1 new change(s)" in polled.structured_content["refreshed"]
+            from_poller: list[str] = []
+            await collect(sub_a, from_poller)
+            assert set(from_poller) == set(uris["A"])
+            await collect(sub_b, heard["B"], quiet=0.2)
+            assert heard["B"] == []
+            await deliver(server, "evt_note_b1", "payment.received", tenants["rec_b"], amount=B_AMOUNT)
+            await collect(sub_b, heard["B"])
+        finally:
+            await sub_b_stream.__aexit__(None, None, None)
+            await sub_a_stream.__aexit__(None, None, None)
+    assert sorted(heard["B"]) == sorted([UNHANDLED_URI, receivable_uri(tenants["rec_b"])])
+
+
+async def test_legacy_subscribers_hear_only_their_creditors_events(server, tenants):
+    heard: dict[str, list[str]] = {"A": [], "B": []}
+
+    def on_message(who: str):
+        async def handler(message) -> None:
+            if isinstance(message, ResourceUpdatedNotification):
+                heard[who].append(str(message.params.uri))
+        return handler
+
+    async with Client(server, mode="legacy", message_handler=on_message("A")) as ca, \
+            Client(server, mode="legacy", message_handler=on_message("B")) as cb:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resources/subscribe is deprecated in favour of listen
+            with acting_as(tenants["A"]):
+                await ca.subscribe_resource(UNHANDLED_URI)
+            with acting_as(tenants["B"]):
+                await cb.subscribe_resource(UNHANDLED_URI)
+        await deliver(server, "evt_leg_a1", "receivable.disputed", tenants["rec_a"], **dispute(A_COMPLAINT))
+        with anyio.fail_after(5):
+            while not heard["A"]:
+                await anyio.sleep(0.02)
+        await anyio.sleep(0.2)
+        assert heard["B"] == []
+        await deliver(server, "evt_leg_b1", "payment.received", tenants["rec_b"], amount=B_AMOUNT)
+        with anyio.fail_after(5):
+            while not heard["B"]:
+                await anyio.sleep(0.02)
+    assert heard == {"A": [UNHANDLED_URI], "B": [UNHANDLED_URI]}
+
+
+async def test_completions_prompts_and_instructions_name_only_the_callers_ids(server, admin, tenants):
+    await admin.advance(tenants["rec_a"], "dispute", debtor_message=A_COMPLAINT)
+    await admin.advance(tenants["rec_b"], "dispute", debtor_message="Beta is late")
+    template = ResourceTemplateReference(type="ref/resource", uri="cleavr://receivables/{receivable_id}")
+    async with connected(server) as local:
+        await deliver(server, "evt_cmp_a1", "receivable.disputed", tenants["rec_a"], **dispute(A_COMPLAINT))
+        local_instructions = local.instructions
+    async with connected(server, tenants["A"]) as ca:
+        a_instructions = ca.instructions
+    async with connected(server, tenants["B"]) as c:
+        b_instructions = c.instructions
+        ids = await c.complete(template, {"name": "receivable_id", "value": "rec_"})
+        disputed = await c.complete(PromptReference(type="ref/prompt", name="handle_dispute"),
+                                    {"name": "receivable_id", "value": ""})
+        users = await c.complete(PromptReference(type="ref/prompt", name="submit_invoice_pdf"),
+                                 {"name": "user_id", "value": "usr_"})
+        own_prompt = await c.get_prompt("handle_dispute", {"receivable_id": tenants["rec_b"]})
+        with pytest.raises(MCPError) as foreign_prompt:
+            await c.get_prompt("handle_dispute", {"receivable_id": tenants["rec_a"]})
+        with pytest.raises(MCPError) as missing_prompt:
+            await c.get_prompt("handle_dispute", {"receivable_id": "rec_doesnotexist"})
+        review = await c.get_prompt("review_portfolio", {})
+    assert ids.completion.values == [tenants["rec_b"]] and disputed.completion.values == [tenants["rec_b"]]
+    assert users.completion.values == [tenants["b"]]
+    assert tenants["rec_b"] in own_prompt.messages[0].content.text
+    assert error_text(foreign_prompt.value, tenants["rec_a"]) == error_text(missing_prompt.value, "rec_doesnotexist")
+    review_text = review.messages[0].content.text
+    assert "1 disputed" in review_text and "evt_cmp_a1" not in review_text
+    # The demo creditor (a) is named to the local principal and to A, never to B.
+    assert tenants["a"] in local_instructions and tenants["a"] in a_instructions
+    assert tenants["a"] not in b_instructions and "SANDBOX" in b_instructions
+    for text in (json.dumps(ids.model_dump(mode="json")), json.dumps(disputed.model_dump(mode="json")),
+                 json.dumps(users.model_dump(mode="json")), review_text, b_instructions,
+                 own_prompt.messages[0].content.text, own_prompt.messages[1].content.resource.text):
+        assert_nothing_of_a(text, tenants)
+        assert A_COMPLAINT not in text
