@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 from mcp import MCPError
 
-from cleavr_mcp.server.registry import all_tools
 from cleavr_mcp.testing import Human
+from cleavr_mcp.tools import all_tools
 
 from .world import CALLERS, ERAS, Caller, Creditor, Missing, Recorder, World, audit_since, changed, connect, leaks
 from .world import snapshot as take_snapshot
@@ -126,7 +126,7 @@ def canonical(result: Any, swap: dict[str, str] | None = None) -> bytes:
 
 
 def code_of(result: Any) -> str | None:
-    from cleavr_mcp.server.errors import error_of
+    from cleavr_mcp.toolkit.errors import error_of
 
     return error_of(result).get("code") if result.is_error else None
 

@@ -235,7 +235,7 @@ class Caller:
 
     def sees_tool(self, spec: Any) -> bool:
         """The ceiling the server must apply to this principal (TENANCY.md)."""
-        from cleavr_mcp.server.registry import Toolset
+        from cleavr_mcp.toolkit.registry import Toolset
 
         if self.read_only and not spec.read_only:
             return False
