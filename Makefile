@@ -37,6 +37,12 @@ soak: $(STAMP)
 soak-replicas: $(STAMP)
 	$(PY) benchmarks/soak_replicas.py --json benchmarks/soak_replicas_results.json $(SOAK_ARGS)
 
+# The soak with two principals (a principals file), each for its own creditor, in parallel: 10,000 calls, every
+# answer searched for the other principal's data; PASS needs zero leaks (#15).
+.PHONY: soak-tenants
+soak-tenants: $(STAMP)
+	$(PY) benchmarks/soak.py --tenants 2 --json benchmarks/soak_tenants_results.json $(SOAK_ARGS)
+
 # Real third-party clients: the official MCP conformance suite and the MCP Inspector CLI (Node 22 from npm).
 conformance: $(STAMP)
 	bash .ci/npm_tools.sh
