@@ -165,17 +165,21 @@ async def seed_receivables(admin: SandboxAdmin, creditor: Creditor, look: Look) 
                          *amount_forms(look.partial_paid)}
 
 
-async def seed_extraction(admin: SandboxAdmin, creditor: Creditor, look: Look, root: Path) -> None:
+def write_invoice_pdf(creditor: Creditor, look: Look, root: Path) -> None:
     number = f"INV-{look.word}-PDF-{uuid.uuid4().hex[:6]}"
-    data = invoice_pdf(look, number)
     creditor.pdf = root / f"{creditor.key}-invoice.pdf"
-    creditor.pdf.write_bytes(data)
-    resp = await admin.http.post("/v1/receivables/ocr", files={"file": (creditor.pdf.name, data, "application/pdf")},
-                                 data={"user_id": creditor.user_id},
-                                 headers={**await admin.headers(), "Idempotency-Key": f"ocr-{number}"})
-    assert resp.status_code == 201, resp.text
-    creditor.extraction_id = resp.json()["extraction_id"]
+    creditor.pdf.write_bytes(invoice_pdf(look, number))
     creditor.markers.add(number)
+
+
+async def seed_extraction(world: World, creditor: Creditor, caller: Caller) -> None:
+    """The creditor's own principal reads its PDF through the server, as a platform would (the server records
+    whose extraction it is; an extraction it never saw is nobody's)."""
+    async with connect(world, caller, "auto") as client:
+        result = await client.call_tool("extract_pdf", {"user_id": creditor.user_id,
+                                                        "file": {"path": str(creditor.pdf)}})
+    assert not result.is_error, result.content
+    creditor.extraction_id = result.structured_content["extraction_id"]
 
 
 async def onboard(admin: SandboxAdmin, key: str, company: str) -> Creditor:
@@ -334,7 +338,7 @@ def running_world(tmp: Path, **extra: Any) -> Iterator[World]:
             b = await onboard(admin, "b", "Bergamote Holding SAS")
             for creditor in (a, b):
                 await seed_receivables(admin, creditor, LOOKS[creditor.key])
-                await seed_extraction(admin, creditor, LOOKS[creditor.key], docs)
+                write_invoice_pdf(creditor, LOOKS[creditor.key], docs)
             return {"a": a, "b": b}
         finally:
             await admin.aclose()
@@ -356,7 +360,10 @@ def running_world(tmp: Path, **extra: Any) -> Iterator[World]:
                 resp = post_webhook(base, body)
                 assert resp.status_code == 200, resp.text
                 creditor.event_ids.append(body["id"])
-        yield World(base, settings, creditors, invoice_id, ci_names)
+        world = World(base, settings, creditors, invoice_id, ci_names)
+        for key, name in (("a", "A"), ("b", "B")):
+            anyio.run(seed_extraction, world, creditors[key], CALLERS[name])
+        yield world
     os.environ.pop(CLEVERINVO_KEY_ENV, None)
     os.environ.pop("CLEAVR_MCP_PRINCIPALS_FILE", None)
 
