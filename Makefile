@@ -77,7 +77,9 @@ lint: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache build dist *.egg-info
 
-# The approval page's screenshots in docs/ (desktop English, phone French), taken by the real-browser test.
+# The approval page's screenshots in docs/ (desktop English, phone French), taken by the real-browser tests
+# (the page, and its sign-in form over authenticated HTTP).
 .PHONY: approval-screenshots
 approval-screenshots: $(STAMP)
 	CLEAVR_MCP_SCREENSHOTS=1 $(PY) -m pytest -p no:xdist -q tests/approvals/test_page_browser.py -k french_and_phone
+	CLEAVR_MCP_SCREENSHOTS=1 $(PY) -m pytest -p no:xdist -q tests/deploy/test_approval_signin_browser.py

@@ -49,7 +49,7 @@ FR: dict[str, str] = {
     # sign-in on the page (link mode)
     "Sign in to decide": "Connectez-vous pour décider",
     "This link may have reached you through the assistant, so only you, signed in, can approve or decline.":
-        "Ce lien a pu vous parvenir par l'assistant : seul vous, une fois connecté, pouvez valider ou refuser.",
+        "Ce lien a pu vous parvenir par l'assistant : vous seul, une fois connecté, pouvez valider ou refuser.",
     "One-time sign-in code": "Code de connexion à usage unique",
     "Get a code from your organisation's dashboard, or ask whoever runs this server (cleavr-mcp approvals "
     "sign-in-code).": "Obtenez un code dans le tableau de bord de votre organisation, ou auprès de qui gère ce "
