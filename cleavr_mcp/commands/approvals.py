@@ -33,11 +33,17 @@ def add_approvals_parser(sub) -> None:
 
 def run_sign_in_code(args: argparse.Namespace) -> int:
     from ..config import Settings
-    from ..server.approvals.signin import SignInError, SignInStore
+    from ..server.approvals.signin import SignInError, SignInStore, check_known
+    from ..server.principals import PrincipalDirectory, PrincipalsFileError
     from ..storage import DatabaseError, database_for, run_blocking
 
     settings = Settings()
     minutes = args.minutes if args.minutes is not None else settings.approval_signin_code_minutes
+    try:
+        check_known(args.principal.strip(), PrincipalDirectory(settings) if settings.principals_file else None)
+    except (SignInError, PrincipalsFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     async def issue():
         db = database_for(settings)

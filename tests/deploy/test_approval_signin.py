@@ -402,3 +402,45 @@ def test_codes_are_short_to_type_and_hard_to_guess():
     assert normalize_code("AAAA-AAAA-AAA") is None and normalize_code("UUUU-UUUU-UUUU") is None
     assert code_digest(code.replace("-", "")) == hashlib.sha256(
         b"cleavr-mcp/sign-in-code/v1:" + code.replace("-", "").encode()).hexdigest()
+
+
+async def test_with_a_principals_file_the_code_binds_to_the_file_principal(sandbox, tmp_path):
+    """The ledger records the tenancy principal's name (here `acme`, from the principals file); the code is issued to
+    that name, and a name the file does not hold is refused at issue (a typo would sign nobody in)."""
+    token = "acme-file-token-0c4d"
+    principals = tmp_path / "principals.toml"
+    principals.write_text(f'[[principals]]\nname = "acme"\ntoken_sha256 = "{hash_token(token)}"\n'
+                          f'user_ids = ["{sandbox.demo_user}"]\n')
+    with deploy(sandbox, tmp_path, principals_file=principals) as deployment:
+        deployment.demo = sandbox.demo_user
+        url, body, model = await pending(deployment, token)
+        assert (await deployment.service.ledger.get(url.rsplit("/", 1)[1])).principal == "acme"
+        refused = httpx2.post(f"{deployment.base}/approvals/sign-in-codes", json={"principal": "acme2"},
+                              headers={"Authorization": f"Bearer {ADMIN}"})
+        assert refused.status_code == 422 and "not in the principals file" in refused.json()["message"]
+        env = {**os.environ, "CLEAVR_MCP_DATA_DIR": str(deployment.settings.data_dir),
+               "CLEAVR_MCP_PRINCIPALS_FILE": str(principals)}
+        cli = subprocess.run([sys.executable, "-m", "cleavr_mcp.cli", "approvals", "sign-in-code", "--principal",
+                              "acme2"], env=env, capture_output=True, text=True, timeout=60)
+        assert cli.returncode == 2 and "not in the principals file" in cli.stderr
+        with deployment.browser() as person:
+            wrong = person.post(url, data={**form_of(person, url), "code": deployment.issue(principal_of(token))})
+            assert wrong.status_code == 403  # a code for the legacy token name is not acme's
+            assert person.post(url, data={**form_of(person, url), "code": deployment.issue("acme")}).status_code == 303
+        assert (await model.call_tool("submit_receivable", body)).structured_content["status"] == "done"
+
+
+def test_over_https_the_session_cookie_is_secure_and_host_prefixed(sandbox, tmp_path):
+    from starlette.responses import Response
+
+    from cleavr_mcp.server.approvals.signin import Sessions, session_cookie_name
+
+    settings = sandbox.api_settings(tmp_path, auth_tokens=[PERSON], public_url="https://mcp.example.com/mcp")
+    server = build_server(settings)
+    build_http_app(server, settings)
+    assert server.approvals.secure and session_cookie_name(True) == "__Host-cleavr-approval"
+    response = Response()
+    Sessions(b"k" * 32, lifetime_seconds=900).set_cookie(response, "acme", time.time(), secure=True)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-cleavr-approval=") and "Path=/" in cookie and "Domain" not in cookie
+    assert {"Secure", "HttpOnly", "SameSite=strict", "Max-Age=900"} <= {p.strip() for p in cookie.split(";")}

@@ -32,7 +32,7 @@ from ...domain.approval import visible
 from .i18n import pick_language, translate
 from .oidc import CALLBACK_PATH, ROUND_TRIP_SECONDS, OIDCError
 from .oidc import COOKIE as OIDC_COOKIE
-from .signin import SignInError, session_cookie_name
+from .signin import SignInError, check_known, session_cookie_name
 
 logger = logging.getLogger("cleavr_mcp.server.approvals")
 
@@ -305,6 +305,7 @@ def routes(service: ApprovalService) -> list[Route]:
                                  "message": 'Send JSON {"principal": "NAME"}: the principal who will sign in.'},
                                 status_code=422, headers={"Cache-Control": "no-store"})
         try:
+            check_known(body["principal"].strip(), service.principals)
             issued = await service.codes.issue(body["principal"], ttl_seconds=service.code_ttl_seconds,
                                                now=service.clock())
         except SignInError as exc:

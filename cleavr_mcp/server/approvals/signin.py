@@ -81,6 +81,16 @@ def check_principal(name: str) -> str:
     return name
 
 
+def check_known(name: str, directory) -> None:
+    """With a principals file, a code for a name it does not hold would sign nobody in: say so now (a typo)."""
+    if directory is None or getattr(directory, "path", None) is None or name.startswith(("token:", "jwt:")):
+        return
+    directory.refresh()
+    if name not in directory.file.by_name():
+        raise SignInError(f"principal: {name!r} is not in the principals file; give the `name` of one of its "
+                          "[[principals]] entries")
+
+
 @dataclass(frozen=True)
 class IssuedCode:
     code: str
