@@ -28,7 +28,20 @@ from mcp import MCPError
 from cleavr_mcp.testing import Human
 from cleavr_mcp.tools import all_tools
 
-from .world import CALLERS, ERAS, Caller, Creditor, Missing, Recorder, World, audit_since, changed, connect, leaks
+from .world import (
+    CALLERS,
+    ERAS,
+    Caller,
+    Creditor,
+    Missing,
+    Recorder,
+    World,
+    _absent,
+    audit_since,
+    changed,
+    connect,
+    leaks,
+)
 from .world import snapshot as take_snapshot
 
 pytestmark = pytest.mark.anyio
@@ -359,3 +372,26 @@ async def test_prompts(world: World, era: str, name: str) -> None:
                 problems.append(f"completions offer another creditor's ids to {name}: {sorted(wrong)}")
     problems += leaks(recorder, world.forbidden_markers(caller), world.forbidden_ids(caller))
     assert not problems, f"{name} ({era}):\n- " + "\n- ".join(problems)
+
+
+# --- create_users: a creditor created by a principal is granted to it, and to nobody else ------------------------
+@pytest.mark.parametrize("era", ERAS)
+async def test_a_created_creditor_joins_its_creators_creditors_only(world: World, era: str) -> None:
+    creator, other = CALLERS["C"], CALLERS["B"]
+    async with connect(world, creator, era) as client:
+        assert "create_user" in {t.name for t in (await client.list_tools()).tools}
+        created = await client.call_tool("create_user", {"user": {
+            "email": f"new-{era}-{uuid.uuid4().hex[:6]}@created-creditor.example",
+            "company": {"name": f"Created Creditor {era.title()} SAS"}}})
+        assert not created.is_error, created.content
+        user_id = created.structured_content["user_id"]
+        status = await client.call_tool("get_user_status", {"user_id": user_id})
+        assert not status.is_error, status.content  # granted at once (the server's store, every replica)
+    missing = _absent(user_id)
+    recorder = Recorder()
+    async with connect(world, other, era, recorder=recorder) as client:
+        theirs = await client.call_tool("get_user_status", {"user_id": user_id})
+        nobody = await client.call_tool("get_user_status", {"user_id": missing})
+    assert code_of(theirs) == "NOT_FOUND"
+    assert canonical(theirs, {user_id: missing}) == canonical(nobody)
+    assert not leaks(recorder, [f"Created Creditor {era.title()} SAS"], [user_id])

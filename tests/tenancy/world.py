@@ -255,6 +255,8 @@ CALLERS = {
     "B": Caller("B", "tenancy-proof-token-B-" + "2" * 24, ("b",)),
     "R": Caller("R", "tenancy-proof-token-R-" + "3" * 24, ("a",), read_only=True),
     "ADMIN": Caller("ADMIN", "tenancy-proof-token-ADMIN-" + "4" * 20, ("*",), create_users=True),
+    # No creditor yet; the creditors it creates are granted to it (not in the matrix: it owns nothing seeded).
+    "C": Caller("C", "tenancy-proof-token-C-" + "5" * 24, (), create_users=True),
 }
 
 
