@@ -135,9 +135,10 @@ class ApprovalService:
         now = self.clock()
         codes = self.codes
         approval_scope, client_scope = f"approval:{id_digest(approval_id)}", f"client:{client}"
-        attempt = await codes.begin_attempt([approval_scope, client_scope], now)
-        if await codes.attempts(client_scope, now - CLIENT_WINDOW_SECONDS) > self.max_failures_per_client:
+        # A throttled client adds no rows (a flood cannot grow the table); the approval's own count is exact.
+        if await codes.attempts(client_scope, now - CLIENT_WINDOW_SECONDS) >= self.max_failures_per_client:
             return "throttled"
+        attempt = await codes.begin_attempt([approval_scope, client_scope], now)
         tried = await codes.attempts(approval_scope, 0)
         if tried > self.max_failures_per_approval:
             await self.lock(approval_id)

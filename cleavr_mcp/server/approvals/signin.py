@@ -17,7 +17,8 @@ the principal is compared with `hmac.compare_digest`.
 
 Guessing is bounded where it happens: every attempt is recorded (shared by replicas) for the approval and for the
 client address *before* the code is looked at, and forgotten only when it succeeds - so even concurrent guesses
-cannot exceed the limits. After `MAX_FAILURES_PER_APPROVAL` wrong codes the approval is locked (declined: nothing
+cannot exceed the approval's limit (the client limit is checked first and adds nothing once reached, so a flood
+cannot grow the table). After `MAX_FAILURES_PER_APPROVAL` wrong codes the approval is locked (declined: nothing
 is sent; the assistant must ask again); a client address with `MAX_FAILURES_PER_CLIENT` failures within
 `CLIENT_WINDOW_SECONDS` is refused without a code being looked at.
 
@@ -45,6 +46,7 @@ CODE_LENGTH = 12  # 60 bits
 MAX_FAILURES_PER_APPROVAL = 5
 MAX_FAILURES_PER_CLIENT = 20
 CLIENT_WINDOW_SECONDS = 15 * 60
+ATTEMPTS_KEPT_SECONDS = 24 * 3600  # longer than any approval lives (the confirmation TTL) and the client window
 MAX_PRINCIPAL_LENGTH = 200
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
 _PRINCIPAL = re.compile(r"^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$")  # printable ASCII, no edge spaces
@@ -108,6 +110,7 @@ class SignInStore(Store):
         now = time.time() if now is None else now
         code = new_code()
         await self.db.execute("DELETE FROM approval_signin_codes WHERE expires_at < ?", (now - 3600,))
+        await self.db.execute("DELETE FROM approval_signin_attempts WHERE at < ?", (now - ATTEMPTS_KEPT_SECONDS,))
         await self.db.execute(
             "INSERT INTO approval_signin_codes (code_sha256, principal, created_at, expires_at, used_at) "
             "VALUES (?, ?, ?, ?, NULL)", (code_digest(normalize_code(code) or ""), principal, now, now + ttl_seconds))
