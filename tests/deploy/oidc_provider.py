@@ -143,8 +143,10 @@ class Provider:
 
 
 @contextmanager
-def running_provider() -> Iterator[Provider]:
+def running_provider(host: str = "127.0.0.1") -> Iterator[Provider]:
+    """`host` is the name in the issuer URL (the socket is on 127.0.0.1): `localhost` makes the provider another
+    site than a server on 127.0.0.1, as a real provider is."""
     sock, port = bound_socket()
-    provider = Provider(issuer=f"http://127.0.0.1:{port}")
+    provider = Provider(issuer=f"http://{host}:{port}")
     with running_app(provider.app(), sock):
         yield provider
