@@ -127,7 +127,7 @@ class CleavrMCP(MCPServer[AppState]):
             if (refused := await refusal(self.owners, context.request_context.lifespan_context, name,
                                          arguments)) is not None:
                 return refused
-        from .writes import ROUND_NONCE, tag_round, untag_round
+        from ..toolkit.writes import ROUND_NONCE, tag_round, untag_round
 
         nonce = untag_round(context)  # this round's id, and the SDK's own state handed back to it unchanged
         reset = ROUND_NONCE.set(nonce)
@@ -190,6 +190,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     events = EventHub(settings)  # inbox, subscribers, poller, webhook receiver (events/)
 
     from ..toolkit.state import confirmation_key
+    from .approvals.flow import ServerApprovals
     from .approvals.service import ApprovalService
 
     approvals = ApprovalService(settings, confirmation_key(settings))  # one ledger + page for every connection
@@ -198,6 +199,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         async with open_state(settings, open_integrations) as state, events.attached(state):
             state.extras["approvals"] = approvals
+            state.approvals = ServerApprovals()
             approvals.acquire(state.database)
             try:
                 yield state

@@ -1,6 +1,7 @@
 """Human confirmation for risky writes, enforced by the server.
 
-How a human approves a write (the channel is chosen in `approvals.channels`, CLEAVR_MCP_CONFIRM_CHANNEL):
+How a human approves a write (the channel is chosen by the server's `approvals.channels`,
+CLEAVR_MCP_CONFIRM_CHANNEL):
 
 1. **Form elicitation** (the client can ask the human): a resolver returns `Elicit(question, form)`; the SDK
    carries it as an `InputRequiredResult` (2026-07-28) or an `elicitation/create` request (2025-era back-channel).

@@ -18,6 +18,7 @@ from mcp.server.mcpserver import Context
 
 from ..config import Environment, Settings
 from ..storage import Database, database_for
+from .approvals import ApprovalChannels
 from .confirm import ConfirmationTokens
 from .store import ServerStore
 
@@ -40,6 +41,7 @@ class AppState:
     database: Database  # all server state (SQLite in the data dir, or PostgreSQL shared by replicas)
     demo_user_id: str | None = None
     sandbox_base_url: str | None = None
+    approvals: ApprovalChannels | None = None  # installed by the server: how a person approves out of band
     extras: dict[str, Any] = field(default_factory=dict)  # other integrations (CleverInvo, events) hang here
 
     @property

@@ -72,11 +72,11 @@ from ..domain.invoice_book import (
     read_book,
     submitted_receivables,
 )
-from ..server.writes import Failed, Stop, approve, execute, record_known_result
 from ..toolkit.confirm import ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import SANDBOX_HOST, state_of
+from ..toolkit.writes import Failed, Stop, approve, execute, record_known_result
 from .cleverinvo_questions import batch_question, recover_question
 from .cleverinvo_shapes import (
     ClientSearchView,

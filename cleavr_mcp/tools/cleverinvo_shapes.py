@@ -13,8 +13,9 @@ from ..cleavr.untrusted import UntrustedText, untrusted
 from ..cleavr.validation import to_money
 from ..cleverinvo import Client, Invoice, recognise_tax_id
 from ..domain.invoice_book import Entry, Plan, money_sum
+from ..toolkit.writes import WriteOutcome
 from .receivables import BatchItemResult
-from .shapes import ReceivableSummary, WriteOutcome, euros
+from .shapes import ReceivableSummary, euros
 
 
 # --- list_overdue_invoices ---------------------------------------------------------------------------------------

@@ -12,15 +12,15 @@ from pydantic import Field
 from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, DocumentType, PartialPaymentAction
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
 from ..domain.approval import Fact, FileFact, View, visible
-from ..server.writes import Failed, Stop, approve, confirm_then_write, execute, is_final
 from ..toolkit.confirm import Question, ask
 from ..toolkit.errors import error_result
 from ..toolkit.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import state_of
+from ..toolkit.writes import Failed, Stop, WriteOutcome, approve, confirm_then_write, execute, is_final
 from .forms import Confirm
 from .receivables import TOKEN_DESCRIPTION, current_receivable
-from .shapes import ReceivableSummary, WriteOutcome, euros, receivable_summary
+from .shapes import ReceivableSummary, euros, receivable_summary
 
 
 class EvidenceFile(FileSource):

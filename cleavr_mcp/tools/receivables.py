@@ -31,18 +31,26 @@ from ..cleavr.validation import compute_commission, days_since, normalize_phone
 from ..domain import scope
 from ..domain.approval import Fact, View, visible
 from ..extraction.second_reading import field_label
-from ..server.writes import Approval, Failed, Stop, approve, confirm_then_write, execute, is_final
 from ..toolkit.confirm import Question, ask
 from ..toolkit.errors import error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import state_of
+from ..toolkit.writes import (
+    Approval,
+    Failed,
+    Stop,
+    WriteOutcome,
+    approve,
+    confirm_then_write,
+    execute,
+    is_final,
+)
 from ..views import RECEIVABLE_URI
 from .forms import Confirm, ConfirmBatch, submission_form
 from .shapes import (
     ReceivableRow,
     ReceivableSummary,
     ReceivableView,
-    WriteOutcome,
     euros,
     receivable_row,
     receivable_summary,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -169,29 +169,6 @@ def receivable_row(r: Receivable) -> ReceivableRow:
         created_at=r.created_at,
         next_action=r.recovery_progress.next_action,
     )
-
-
-class ConfirmationRequired(BaseModel):
-    """Returned instead of executing when the client cannot ask the human directly."""
-
-    confirmation_token: str = Field(description="Single-use; valid for the exact same arguments only")
-    expires_at: datetime
-    summary: str = Field(description="Show this to the user verbatim and get their explicit yes before calling again")
-
-
-WriteStatus = Literal["done", "confirmation_required", "approval_pending", "declined", "cancelled"]
-
-
-class WriteOutcome(BaseModel):
-    """Common fields of every write result."""
-
-    status: WriteStatus = Field(description="done = executed; otherwise nothing was sent to Cleavr")
-    environment: Literal["sandbox", "test", "live"]
-    message: str
-    idempotent_replay: bool = Field(False, description="True when this call returned an earlier identical write")
-    confirmation: ConfirmationRequired | None = None
-    approval_url: str | None = Field(None, description="approval_pending over HTTP only: give it to the user")
-    next_step: str | None = None
 
 
 def euros(amount: Decimal) -> str:

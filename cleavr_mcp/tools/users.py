@@ -8,11 +8,10 @@ from pydantic import BaseModel, Field
 
 from ..cleavr.contract import OnboardingStatus
 from ..cleavr.models import CreateUserRequest, UserId
-from ..server.writes import Approval, execute
 from ..toolkit.errors import from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import state_of
-from .shapes import WriteOutcome
+from ..toolkit.writes import Approval, WriteOutcome, execute
 
 
 class RequirementView(BaseModel):

@@ -33,18 +33,7 @@ LAYERS: dict[str, float] = {
 WIRE_MODULES = {"contract", "models", "wire", "text", "untrusted", "validation", "logs"}
 
 # Upward edges that exist today, each to be removed (importer → imported).
-# What the tools use from the server: the @tool registry, error results, the state accessor, the confirmation
-# question, the write path (approve → execute → audit) and file input. To be removed by moving these modules into a
-# small layer below tools that the server builds on (cleavr_mcp/toolkit), one pure move per module.
-TOOLS_USE_FROM_SERVER = {
-    "cleverinvo": ("writes",),
-    "disputes": ("writes",),
-    "receivables": ("writes",),
-    "users": ("writes",),
-}
 KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    **{(f"cleavr_mcp.tools.{tool}", f"cleavr_mcp.server.{module}"): "tools use the server's tool kit (see above)"
-       for tool, modules in TOOLS_USE_FROM_SERVER.items() for module in modules},
     ("cleavr_mcp.events.cli", "cleavr_mcp.toolkit.state"): "opens the server state to poll: should take a client",
     ("cleavr_mcp.events.hub", "cleavr_mcp.toolkit.state"): "AppState: the hub should take the client and store",
     ("cleavr_mcp.events.listener", "cleavr_mcp.server.main"): "is_loopback: belongs in a small net helper below",

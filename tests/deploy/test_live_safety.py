@@ -10,8 +10,8 @@ import pytest
 from mcp import Client
 
 from cleavr_mcp.config import Environment, Settings
-from cleavr_mcp.toolkit import state as state_module
 from cleavr_mcp.server.app import build_server
+from cleavr_mcp.toolkit import state as state_module
 from cleavr_mcp.toolkit.errors import error_of
 
 from .conftest import Human, audit_rows, submission

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from cleavr_mcp.domain.tenancy import Principal, acting_as
-from cleavr_mcp.toolkit.store import ServerStore
 from cleavr_mcp.storage import open_database
+from cleavr_mcp.toolkit.store import ServerStore
 
 pytestmark = pytest.mark.anyio
 

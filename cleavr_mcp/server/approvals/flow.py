@@ -16,6 +16,7 @@ from mcp.types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 
 from ...domain.approval import View
 from ...domain.tenancy import current_principal
+from .channels import SETTING, choose
 from .service import ApprovalService, Decision
 
 INPUT_KEY = "cleavr-mcp/approval"
@@ -94,6 +95,19 @@ async def out_of_band(ctx: Context, state, *, tool: str, payload: dict[str, Any]
         except Exception:  # noqa: BLE001 - the notification is a courtesy; the result carries the outcome
             pass
     return final
+
+
+class ServerApprovals:
+    """The server's approval channels, as the write path calls them (toolkit.approvals.ApprovalChannels):
+    `choose` picks the channel from the setting and the client, `out_of_band` asks on the page or by URL mode."""
+
+    setting = SETTING
+
+    def choose(self, ctx: Context, settings, *, form_possible: bool) -> str:
+        return choose(ctx, settings, form_possible=form_possible)
+
+    async def out_of_band(self, ctx: Context, state, **write: Any) -> Decision:
+        return await out_of_band(ctx, state, **write)
 
 
 async def _close_pending(service: ApprovalService, tool: str, principal: str, digest: str) -> Decision:

@@ -11,21 +11,46 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from mcp.server.mcpserver import AcceptedElicitation, CancelledElicitation, Context, DeclinedElicitation
 from mcp.types import CallToolResult
+from pydantic import BaseModel, Field
 
-from ..toolkit.confirm import CannotAsk, ConfirmationError, payload_digest
-from ..toolkit.errors import error_result, from_exception
-from ..toolkit.files import HeldFile
-from ..toolkit.state import AppState, state_of
+from ..domain.approval import View
+from .confirm import CannotAsk, ConfirmationError, payload_digest
+from .errors import error_result, from_exception
+from .files import HeldFile
+from .state import AppState, state_of
 
 T = TypeVar("T")
 
 # A token stands for the whole form: the user cannot tick boxes, so saying yes means yes to everything shown.
 TOKEN_MEANS = ("\n\nConfirming with the token accepts everything above as shown "
                "(including going ahead without a phone where one is missing).")
+
+
+class ConfirmationRequired(BaseModel):
+    """Returned instead of executing when the client cannot ask the human directly."""
+
+    confirmation_token: str = Field(description="Single-use; valid for the exact same arguments only")
+    expires_at: datetime
+    summary: str = Field(description="Show this to the user verbatim and get their explicit yes before calling again")
+
+
+WriteStatus = Literal["done", "confirmation_required", "approval_pending", "declined", "cancelled"]
+
+
+class WriteOutcome(BaseModel):
+    """Common fields of every write result."""
+
+    status: WriteStatus = Field(description="done = executed; otherwise nothing was sent to Cleavr")
+    environment: Literal["sandbox", "test", "live"]
+    message: str
+    idempotent_replay: bool = Field(False, description="True when this call returned an earlier identical write")
+    confirmation: ConfirmationRequired | None = None
+    approval_url: str | None = Field(None, description="approval_pending over HTTP only: give it to the user")
+    next_step: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,19 +138,18 @@ async def approve(
 async def _without_form(ctx: Context, state: AppState, *, tool: str, question, payload: dict[str, Any],
                         confirmation_token: str | None, outcome: Callable[..., Any], refused,
                         user_id: str | None, shown_files: list[tuple[str, str]]) -> Approval | Stop:
-    """No form can carry the question: the channel the setting and the client allow (approvals.channels)."""
-    from ..domain.approval import View
-    from ..tools.shapes import ConfirmationRequired
-    from .approvals.channels import SETTING, choose
-    from .approvals.flow import out_of_band
-
-    channel = choose(ctx, state.settings, form_possible=False)
+    """No form can carry the question: the channel the setting and the client allow (the server's approval
+    channels, installed on the state)."""
+    channels = state.approvals
+    assert channels is not None, "the server installs its approval channels on the state"
+    setting_name = channels.setting  # CLEAVR_MCP_CONFIRM_CHANNEL
+    channel = channels.choose(ctx, state.settings, form_possible=False)
     digest = payload_digest(payload)
     if channel == "none":
         return await refused("none", error_result(code="CANNOT_CONFIRM", message=(
-            f"{tool} needs a person's approval and this client cannot ask for one ({SETTING}="
+            f"{tool} needs a person's approval and this client cannot ask for one ({setting_name}="
             f"{state.settings.effective_confirm_channel})."), tool=tool,
-            next_step=f"Use a client with elicitation, or set {SETTING}=auto to approve on the approval page."),
+            next_step=f"Use a client with elicitation, or set {setting_name}=auto to approve on the approval page."),
             "CANNOT_CONFIRM")
     if channel == "model-token":
         if question.blocking:
@@ -161,7 +185,7 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
     view = question.view or View(title=question.message)
     # The page showed the files' SHA-256: the approval covers their content, so a file changed since is a new write.
     page_digest = payload_digest({"payload": payload, "files": shown_files}) if shown_files else digest
-    decision = await out_of_band(ctx, state, tool=tool, payload=payload, digest=page_digest, view=view,
+    decision = await channels.out_of_band(ctx, state, tool=tool, payload=payload, digest=page_digest, view=view,
                                  channel=channel)
     if decision.state == "approved":
         return Approval(how, decision.answers)
@@ -172,7 +196,7 @@ async def _without_form(ctx: Context, state: AppState, *, tool: str, question, p
     if decision.state == "unavailable":
         return await refused(how, error_result(code="CANNOT_CONFIRM", tool=tool, message=(
             f"{tool} needs a person's approval; no web browser could be opened to show the approval page."),
-            next_step=f"Set BROWSER to the browser command, or {SETTING}=model-token to let the agent confirm."),
+            next_step=f"Set BROWSER to the browser command, or {setting_name}=model-token to let the agent confirm."),
             "BROWSER_UNAVAILABLE")
     # Where the person is asked goes in the message; only over authenticated HTTP does the link itself go to the
     # model (to pass on: the page then asks for the person's own sign-in).
@@ -288,6 +312,4 @@ async def confirm_then_write(
 
 def is_final(result: Any) -> bool:
     """True when `confirm_then_write` ended without a write result: return it to the model unchanged."""
-    from ..tools.shapes import WriteOutcome
-
     return isinstance(result, CallToolResult | WriteOutcome)
