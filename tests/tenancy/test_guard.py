@@ -68,6 +68,7 @@ async def test_foreign_ids_get_the_answer_of_missing_ids_and_nothing_happens(ser
         async with client(server) as c:
             for tool, label, build, foreign_id, missing_id in cases(tenants):
                 foreign = await c.call_tool(tool, build(foreign_id))
+                assert foreign.is_error, (tool, label, foreign.content)
                 missing = await c.call_tool(tool, build(missing_id))
                 same_answer(foreign, missing, foreign_id, missing_id)
             own = await c.call_tool("get_receivable", {"receivable_id": tenants["rec_b"]})
