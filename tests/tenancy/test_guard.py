@@ -169,3 +169,30 @@ async def test_a_confirmation_token_is_bound_to_its_principal(token_server, tena
         async with client(token_server) as c:
             used = await c.call_tool("cancel_receivable", {**args, "confirmation_token": token})
     assert not used.is_error and used.structured_content["status"] == "done", used.content
+
+
+async def test_a_pending_approval_is_bound_to_its_principal(settings, tenants, monkeypatch):
+    """A person approved principal acme-desk's write on the page: the same call by acme-app (same creditor, same
+    arguments) does not ride on that decision — it opens its own — and acme-desk's next call spends it once."""
+    from cleavr_mcp.server.app import build_server
+    from cleavr_mcp.server.approvals import browser
+
+    server = build_server(settings.model_copy(update={"approval_wait_seconds": 0}))  # answer pending at once
+    urls: list[str] = []
+    monkeypatch.setattr(browser, "open_url", lambda url: urls.append(url) or True)
+    desk = Principal(name="acme-desk", user_ids=frozenset({tenants["a"]}), source="principals-file")
+    app = Principal(name="acme-app", user_ids=frozenset({tenants["a"]}), source="principals-file")
+    args = {"receivable_id": tenants["rec_a"], "reason": "paid_directly"}
+    async with client(server) as c:
+        with acting_as(desk):
+            first = await c.call_tool("cancel_receivable", args)
+        assert first.structured_content["status"] == "approval_pending", first.content
+        approval_id = urls[-1].rsplit("/", 1)[-1]
+        assert await server.approvals.decide(approval_id, approved=True, answers={"confirm": True})
+        with acting_as(app):
+            other = await c.call_tool("cancel_receivable", args)
+        assert other.structured_content["status"] == "approval_pending", other.content  # asked anew
+        assert len(urls) == 2 and urls[-1] != urls[0]
+        with acting_as(desk):
+            done = await c.call_tool("cancel_receivable", args)
+        assert not done.is_error and done.structured_content["status"] == "done", done.content
