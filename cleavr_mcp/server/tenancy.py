@@ -84,7 +84,8 @@ class Named:
 def named_ids(arguments: Any) -> list[Named] | None:
     """Every id in the arguments that names a creditor or something a creditor owns (None: too big to walk)."""
     found: list[Named] = []
-    stack: list[tuple[str, Any]] = [("", arguments)]
+    # Paths as (parent, key) links, spelt out only for the ids found: the walk stays cheap on big batches.
+    stack: list[tuple[Any, Any]] = [(None, arguments)]
     seen = 0
     while stack:
         path, value = stack.pop()
@@ -93,17 +94,33 @@ def named_ids(arguments: Any) -> list[Named] | None:
             return None
         if isinstance(value, dict):
             for key, item in value.items():
-                here = f"{path}.{key}" if path else str(key)
-                kind = CREDITOR_KEYS.get(key) or OWNED_KEYS.get(key)
+                here = (path, key)
+                kind = _KINDS.get(key)
                 if kind is not None:
                     if isinstance(item, str):
-                        found.append(Named(kind, item, here))
+                        found.append(Named(kind, item, _spell(here)))
                     elif isinstance(item, list):
-                        found.extend(Named(kind, v, f"{here}[{i}]") for i, v in enumerate(item) if isinstance(v, str))
-                stack.append((here, item))
+                        found.extend(Named(kind, v, _spell((here, i))) for i, v in enumerate(item)
+                                     if isinstance(v, str))
+                if isinstance(item, (dict, list)):
+                    stack.append((here, item))
         elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+            stack.extend(((path, i), item) for i, item in enumerate(value) if isinstance(item, (dict, list)))
     return found
+
+
+_KINDS = {**CREDITOR_KEYS, **OWNED_KEYS}
+
+
+def _spell(link: Any) -> str:
+    parts: list[Any] = []
+    while link is not None:
+        link, key = link
+        parts.append(key)
+    out = ""
+    for part in reversed(parts):
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def not_found(named: Named) -> Exception:
