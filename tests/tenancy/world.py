@@ -310,8 +310,8 @@ class World:
 
 def world_settings(data: Path, docs: Path, port: int, principals: Path, **extra: Any) -> Settings:
     return Settings(_env_file=None, data_dir=data, allowed_roots=[docs], http_port=port,
-                    webhook_secret=WEBHOOK_SECRET, confirm_channel="elicitation", principals_file=principals,
-                    **{"poll_events": False, **extra})
+                    webhook_secret=WEBHOOK_SECRET, principals_file=principals,
+                    **{"poll_events": False, "confirm_channel": "elicitation", **extra})
 
 
 @contextmanager
