@@ -215,6 +215,7 @@ def _http(settings) -> list[Check]:
                                       ("CLEAVR_MCP_JWT_ISSUER", settings.jwt_issuer)) if not v]
             checks.append(Check(WARN, "JWT checks", f"{' and '.join(missing)} unset: any token signed by the JWKS "
                                 "keys is accepted, whoever it was issued for", f"Set {', '.join(missing)}."))
+        checks.append(_approval_sign_in(settings))
     else:
         checks.append(Check(OK, "HTTP", f"loopback only ({settings.mcp_url}), no auth needed"))
     try:
@@ -268,6 +269,34 @@ async def _audit(settings) -> Check:
         await db.close()
     where = path if settings.database_url is None else db.describe()
     return Check(OK, "Audit log", f"{where} ({count} rows; `cleavr-mcp audit` shows them)")
+
+
+def _approval_sign_in(settings) -> Check:
+    """How a person signs in on the approval page over authenticated HTTP (server/approvals/signin.py, oidc.py)."""
+    from ..server.auth import hash_token
+
+    label = "Approval sign-in"
+    admin = {d.strip().lower() for d in settings.approval_admin_token_hashes}
+    bearer = {hash_token(t.get_secret_value()) for t in settings.auth_tokens} | {
+        d.strip().lower() for d in settings.auth_token_hashes}
+    if admin & bearer:
+        return Check(FAIL, label, "an approval admin credential is also an MCP bearer token: the server will refuse "
+                     "to start", "Make a separate one with `cleavr-mcp approvals admin-token`.")
+    ways = ["one-time codes (`cleavr-mcp approvals sign-in-code`)"]
+    if admin:
+        ways.append("codes from POST /approvals/sign-in-codes (admin credential)")
+    if settings.approval_oidc_issuer:
+        if not settings.approval_oidc_client_id:
+            return Check(FAIL, label, "CLEAVR_MCP_APPROVAL_OIDC_ISSUER is set without CLEAVR_MCP_APPROVAL_OIDC_CLIENT_ID",
+                         "Set the client id (and secret) registered at the provider, redirect URI "
+                         f"{settings.mcp_url.rsplit('/mcp', 1)[0]}/approvals/oidc/callback.")
+        same_issuer = settings.approval_oidc_issuer.rstrip("/") == (settings.jwt_issuer or "").rstrip("/")
+        if not settings.principals_file and not same_issuer:
+            return Check(WARN, label, "the OIDC login maps no subject to a principal: there is no principals file "
+                         "and its issuer is not CLEAVR_MCP_JWT_ISSUER", "Give principals a `jwt_subject` in the "
+                         "principals file, or use the MCP tokens' own issuer.")
+        ways.append(f"OIDC at {settings.approval_oidc_issuer}")
+    return Check(OK, label, "; ".join(ways))
 
 
 async def diagnose(settings, progress: Any = None) -> list[Check]:

@@ -389,6 +389,9 @@ def test_an_admin_credential_that_is_also_an_mcp_token_is_refused(sandbox, tmp_p
     settings = sandbox.api_settings(tmp_path, auth_tokens=[PERSON], approval_admin_token_hashes=["abc"])
     with pytest.raises(AuthConfigError, match="SHA-256 hex"):
         build_http_app(build_server(settings), settings)
+    settings = sandbox.api_settings(tmp_path, auth_tokens=[PERSON], approval_oidc_issuer="https://id.example")
+    with pytest.raises(AuthConfigError, match="APPROVAL_OIDC_CLIENT_ID is required"):
+        build_http_app(build_server(settings), settings)
 
 
 def test_codes_are_short_to_type_and_hard_to_guess():
@@ -444,3 +447,21 @@ def test_over_https_the_session_cookie_is_secure_and_host_prefixed(sandbox, tmp_
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("__Host-cleavr-approval=") and "Path=/" in cookie and "Domain" not in cookie
     assert {"Secure", "HttpOnly", "SameSite=strict", "Max-Age=900"} <= {p.strip() for p in cookie.split(";")}
+
+
+def test_doctor_reports_how_people_sign_in(tmp_path):
+    from cleavr_mcp.commands.doctor import FAIL, OK, WARN, _approval_sign_in
+    from cleavr_mcp.config import Settings
+
+    def check(**values):
+        return _approval_sign_in(Settings(_env_file=None, data_dir=tmp_path, auth_tokens=[PERSON], **values))
+
+    plain = check()
+    assert plain.status == OK and "approvals sign-in-code" in plain.detail and "POST" not in plain.detail
+    both = check(approval_admin_token_hashes=[hash_token(ADMIN)], approval_oidc_issuer="https://id.example",
+                 approval_oidc_client_id="c", jwt_issuer="https://id.example")
+    assert both.status == OK and "POST /approvals/sign-in-codes" in both.detail and "OIDC at https://id.example" in \
+        both.detail
+    assert check(approval_admin_token_hashes=[hash_token(PERSON)]).status == FAIL
+    assert check(approval_oidc_issuer="https://id.example").status == FAIL
+    assert check(approval_oidc_issuer="https://id.example", approval_oidc_client_id="c").status == WARN
