@@ -120,12 +120,14 @@ class CleavrMCP(MCPServer[AppState]):
         if spec is None or not policy.allows(spec):
             why = policy.why_not(spec) if spec is not None else "no such tool"
             return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} is not available: {why}.", tool=name)
-        scoped = not current_principal().every_creditor
-        if scoped and context is not None:  # ids of other creditors: refused here, answered as missing ones
-            from .tenancy import refusal
+        if not current_principal().every_creditor:  # ids of other creditors: refused here, answered as missing
+            from .tenancy import refusal, state_for_guard
 
-            if (refused := await refusal(self.owners, context.request_context.lifespan_context, name,
-                                         arguments)) is not None:
+            state = state_for_guard(context)
+            if state is None:  # no request state to check ids against: fail closed
+                return error_result(code="TOOL_NOT_ALLOWED", message=f"Tool {name!r} cannot be checked for this "
+                                    "caller outside a request.", tool=name)
+            if (refused := await refusal(self.owners, state, name, arguments)) is not None:
                 return refused
         from ..toolkit.writes import ROUND_NONCE, tag_round, untag_round
 
@@ -144,11 +146,11 @@ class CleavrMCP(MCPServer[AppState]):
             raise
         finally:
             ROUND_NONCE.reset(reset)
-        if name in RECORDS_OWNERS and context is not None:
-            from .tenancy import after_call
+        if name in RECORDS_OWNERS:
+            from .tenancy import after_call, state_for_guard
 
-            result = await after_call(self.owners, context.request_context.lifespan_context, name, arguments,
-                                    result)
+            if (state := state_for_guard(context)) is not None:
+                result = await after_call(self.owners, state, name, arguments, result)
         return tag_round(result)
 
 

@@ -185,6 +185,14 @@ async def _event_visible(state: Any, event_id: str, principal: Principal) -> boo
     return await hub.inbox.get(event_id, creditors=principal.user_ids) is not None
 
 
+def state_for_guard(context: Any) -> Any:
+    """The lifespan state of the request a tool context belongs to (None: no request, e.g. a direct call)."""
+    try:
+        return context.request_context.lifespan_context if context is not None else None
+    except (AttributeError, LookupError, ValueError):
+        return None
+
+
 async def refusal(owners: Owners, state: Any, tool: str, arguments: dict[str, Any]) -> Any:
     """None when the caller may act for every id in the arguments; else the isError result to return instead —
     the same one a non-existent id gets — after auditing the refusal with the principal's name. Costs nothing for

@@ -196,3 +196,9 @@ async def test_a_pending_approval_is_bound_to_its_principal(settings, tenants, m
         with acting_as(desk):
             done = await c.call_tool("cancel_receivable", args)
         assert not done.is_error and done.structured_content["status"] == "done", done.content
+
+
+async def test_a_scoped_call_outside_a_request_fails_closed(server, tenants):
+    with acting_as(tenants["B"]):
+        result = await server.call_tool("get_receivable", {"receivable_id": tenants["rec_a"]})
+    assert result.is_error and "TOOL_NOT_ALLOWED" in text(result)
