@@ -24,6 +24,7 @@ from ..cleavr.validation import commission_tier, compute_commission, days_since,
 from ..cleverinvo.errors import NotFoundError
 from ..cleverinvo.mapping import SOURCE, Assessment, Blocker, MappedReceivable, assess, parse_address, to_receivable
 from ..cleverinvo.models import Client, Invoice, InvoiceStatus, InvoiceSummary
+from .tenancy import current_principal
 
 if TYPE_CHECKING:
     from ..cleavr.client import CleavrClient
@@ -265,9 +266,15 @@ async def rate_table(cleavr: CleavrClient) -> RateTable:
 
 
 async def submitted_receivables(cleavr: CleavrClient, user_id: str | None) -> dict[str, Receivable]:
-    """CleverInvo invoice id → the Cleavr receivable it became (any status: cancelled ones are not resent)."""
+    """CleverInvo invoice id → the Cleavr receivable it became (any status: cancelled ones are not resent). Only
+    the receivables of the request's principal's creditors: another creditor's never marks an invoice."""
+    principal = current_principal()
+    if user_id is None and principal.user_ids is not None and len(principal.user_ids) == 1:
+        user_id = next(iter(principal.user_ids))  # one creditor: the API filters
     found: dict[str, Receivable] = {}
     async for rec in cleavr.iter_receivables(ListReceivablesQuery(user_id=user_id, limit=100)):
+        if not principal.may_act_for(rec.user_id):
+            continue
         meta = rec.metadata or {}
         invoice_id = meta.get("platform_invoice_id")
         if meta.get("source") == SOURCE and isinstance(invoice_id, str) and invoice_id not in found:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .. import __version__
 from ..config import Environment, Settings
-from ..domain.tenancy import current_principal
+from ..domain.tenancy import Principal, current_principal
 from ..toolkit.errors import error_result, validation_error_result
 from ..toolkit.registry import Toolset, ToolSpec
 from ..toolkit.state import AppState, open_state
@@ -208,20 +208,29 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
             finally:
                 approvals.release()
 
-    instructions = INSTRUCTIONS
-    if any(spec.toolset is Toolset.CLEVERINVO for spec in specs.values()):
-        instructions += CLEVERINVO_NOTE
-    scoped_instructions = instructions  # what a principal not acting for the demo creditor is told (below)
+    has_cleverinvo = any(spec.toolset is Toolset.CLEVERINVO for spec in specs.values())
     demo = sandbox_demo_user(settings) if settings.uses_sandbox else None
     if demo is not None:
-        scoped_instructions += SANDBOX_NOTE_SCOPED
-        instructions += SANDBOX_NOTE.format(demo=demo)
+        environment_note = SANDBOX_NOTE.format(demo=demo)
     elif settings.environment is Environment.SANDBOX:
-        instructions += "\nEnvironment: SANDBOX (a Cleavr sandbox on this machine) — nothing real happens."
+        environment_note = "\nEnvironment: SANDBOX (a Cleavr sandbox on this machine) — nothing real happens."
     elif settings.environment is Environment.LIVE:
-        instructions += "\nEnvironment: LIVE — real debtors are contacted and real fees charged."
+        environment_note = "\nEnvironment: LIVE — real debtors are contacted and real fees charged."
     else:
-        instructions += "\nEnvironment: TEST (api-test.cleavr.fr)."
+        environment_note = "\nEnvironment: TEST (api-test.cleavr.fr)."
+
+    def instructions_for(principal: Principal) -> str:
+        """What this principal is told: the CleverInvo note only if it has the toolset, the demo creditor's id
+        only if it may act for it."""
+        text = INSTRUCTIONS
+        if has_cleverinvo and server.policy.for_principal(principal).cleverinvo:
+            text += CLEVERINVO_NOTE
+        if demo is not None and not principal.may_act_for(demo):
+            return text + SANDBOX_NOTE_SCOPED
+        return text + environment_note
+
+    # What a principal acting for every creditor is told; each request's own is set by InstructionsMiddleware.
+    instructions = INSTRUCTIONS + (CLEVERINVO_NOTE if has_cleverinvo else "") + environment_note
 
     from .auth import principal_directory, server_security  # HTTP bearer auth, principals, request_state keys
     from .tenancy import TenancyMiddleware
@@ -255,8 +264,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     from .instructions import InstructionsMiddleware
 
     # Appended last, so it runs inside the middleware that sets the principal of the request.
-    server._lowlevel_server.middleware.append(InstructionsMiddleware(
-        lambda principal: instructions if demo is None or principal.may_act_for(demo) else scoped_instructions))
+    server._lowlevel_server.middleware.append(InstructionsMiddleware(instructions_for))
     return server
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from ..domain.tenancy import Principal
-from ..toolkit.registry import ToolSpec
+from ..toolkit.registry import Toolset, ToolSpec
 
 CREATE_USER = "create_user"  # the one tool that needs the principal's create_users
 
@@ -39,6 +39,9 @@ class ToolPolicy:
     exclude: frozenset[str] = frozenset()
     no_money: bool = False
     create_users: bool = True  # create_user is offered (a principal without create_users loses it)
+    # The CleverInvo toolset is offered. A principal acting for some creditors only has it with its own CleverInvo
+    # account (cleverinvo_api_key_env): the server's account is one customer's invoices, not everyone's.
+    cleverinvo: bool = True
 
     @classmethod
     def from_settings(cls, settings) -> ToolPolicy:
@@ -52,6 +55,8 @@ class ToolPolicy:
 
     def allows(self, spec: ToolSpec) -> bool:
         if not self.create_users and spec.name == CREATE_USER:
+            return False
+        if not self.cleverinvo and spec.toolset is Toolset.CLEVERINVO:
             return False
         if spec.name in self.exclude:
             return False
@@ -68,6 +73,8 @@ class ToolPolicy:
     def why_not(self, spec: ToolSpec) -> str:
         if not self.create_users and spec.name == CREATE_USER:
             return "this caller may not create creditors (create_users is off for its principal)"
+        if not self.cleverinvo and spec.toolset is Toolset.CLEVERINVO:
+            return "CleverInvo needs this caller's own account (cleverinvo_api_key_env in its principal)"
         if spec.name in self.exclude:
             return "it is excluded (exclude-tools)"
         if self.no_money and spec.money:
@@ -80,8 +87,9 @@ class ToolPolicy:
 
     def for_principal(self, principal: Principal) -> ToolPolicy:
         """The server's ceiling ∩ the principal's (read-only, no money, toolsets, create_users)."""
+        cleverinvo = self.cleverinvo and (principal.every_creditor or principal.cleverinvo_api_key_env is not None)
         if (not principal.read_only and not principal.no_money and principal.toolsets is None
-                and principal.create_users >= self.create_users):
+                and principal.create_users >= self.create_users and cleverinvo == self.cleverinvo):
             return self
         toolsets = principal.toolsets
         if toolsets is not None and self.toolsets is not None:
@@ -89,7 +97,7 @@ class ToolPolicy:
         return replace(self, read_only=self.read_only or principal.read_only,
                        no_money=self.no_money or principal.no_money,
                        toolsets=self.toolsets if toolsets is None else toolsets,
-                       create_users=self.create_users and principal.create_users)
+                       create_users=self.create_users and principal.create_users, cleverinvo=cleverinvo)
 
     def tightened(self, headers: Mapping[str, str] | None) -> ToolPolicy:
         """This policy narrowed by request headers; a header can never re-enable what the ceiling removed."""

@@ -13,6 +13,7 @@ digest of the data is part of the confirmed payload).
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -72,6 +73,7 @@ from ..domain.invoice_book import (
     read_book,
     submitted_receivables,
 )
+from ..domain.tenancy import Principal, current_principal
 from ..toolkit.confirm import ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
@@ -102,6 +104,7 @@ if TYPE_CHECKING:
     from ..toolkit.state import AppState
 
 EXTRA_KEY = "cleverinvo"
+PRINCIPAL_CLIENTS_KEY = "cleverinvo_by_principal"
 BATCH_CHUNK = MAX_BATCH
 # Each full invoice read (line items → the service description) is one CleverInvo call, at 120 a minute: a bigger
 # set is mapped from its list rows instead, so one tool call never waits minutes on the rate limit.
@@ -148,6 +151,8 @@ class _LazyCleverInvo:
 async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
     """Attach the CleverInvo client to the state. Nothing is contacted here: the client opens on first use."""
     settings = state.settings
+    if settings.cleverinvo_base_url or settings.uses_sandbox:
+        state.extras[PRINCIPAL_CLIENTS_KEY] = _PrincipalClients(state, stack)
     if settings.cleverinvo_base_url:
         http = await stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
 
@@ -172,7 +177,54 @@ async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
         state.extras[EXTRA_KEY] = _LazyCleverInvo(sandbox)
 
 
+class _PrincipalClients:
+    """Each principal's own CleverInvo client (`cleverinvo_api_key_env`: the variable holding its key), opened on
+    its first use and kept for the lifespan: one customer's invoices never go through another's account."""
+
+    def __init__(self, state: AppState, stack: AsyncExitStack) -> None:
+        self.state, self.stack = state, stack
+        self.clients: dict[tuple[str, str], _LazyCleverInvo] = {}
+
+    def for_principal(self, principal: Principal) -> _LazyCleverInvo:
+        env = principal.cleverinvo_api_key_env
+        assert env is not None
+        key = (principal.name, env)
+        if key not in self.clients:
+            self.clients[key] = _LazyCleverInvo(lambda: self._open(env))
+        return self.clients[key]
+
+    async def _open(self, env: str) -> CleverInvoClient:
+        from pydantic import SecretStr
+
+        api_key = (os.environ.get(env) or "").strip()
+        if not api_key:
+            # The variable's name only: never a key.
+            raise CleverInvoUnavailable(f"This caller's CleverInvo account is not set up: the variable {env} "
+                                        "named by its principal (cleverinvo_api_key_env) is empty on the server.")
+        settings = self.state.settings
+        if settings.cleverinvo_base_url:
+            http = await self.stack.enter_async_context(httpx2.AsyncClient(timeout=settings.timeout_seconds))
+            own = settings.model_copy(update={"cleverinvo_api_key": SecretStr(api_key)})
+            return client_from_settings(own, http)  # type: ignore[return-value]
+        await self.state.client.get()  # type: ignore[attr-defined]  # the embedded sandbox serves CleverInvo too
+        http = self.state.http
+        assert http is not None
+        own = settings.model_copy(update={"cleverinvo_api_key": SecretStr(api_key)})
+        return client_from_settings(own, http, sandbox_url=SANDBOX_HOST)  # type: ignore[return-value]
+
+
 async def cleverinvo_client(state: AppState) -> CleverInvoClient:
+    """The CleverInvo client of the request's principal: the server's account for a principal acting for every
+    creditor; the principal's own account otherwise (one without is refused: the policy hides the toolset)."""
+    principal = current_principal()
+    if not principal.every_creditor:
+        clients = state.extras.get(PRINCIPAL_CLIENTS_KEY)
+        if clients is None:
+            raise CleverInvoUnavailable("CleverInvo is not configured on this server.")
+        if principal.cleverinvo_api_key_env is None:
+            raise CleverInvoUnavailable("CleverInvo needs this caller's own account (cleverinvo_api_key_env in its "
+                                        "principal).")
+        return await clients.for_principal(principal).get()
     lazy = state.extras.get(EXTRA_KEY)
     if lazy is None:
         raise CleverInvoUnavailable("CleverInvo is not configured on this server.")
