@@ -325,8 +325,6 @@ def running_world(tmp: Path, **extra: Any) -> Iterator[World]:
     docs.mkdir(parents=True, exist_ok=True)
     principals = tmp / "principals.toml"
     sock, port = bound_socket()
-    # CLEAVR_MCP_PRINCIPALS_FILE too, for a server that reads it from the environment only.
-    os.environ["CLEAVR_MCP_PRINCIPALS_FILE"] = str(principals)
     settings = world_settings(tmp / "data", docs, port, principals, **extra)
     admin = embedded_admin(settings)  # creates and seeds the embedded sandbox's SQLite file
 
@@ -356,18 +354,19 @@ def running_world(tmp: Path, **extra: Any) -> Iterator[World]:
         ci_names = {row[0] for row in db.execute("SELECT name FROM ci_clients")}
     principals.write_text(principals_toml(CALLERS.values(), creditors))
     app = build_http_app(build_server(settings), settings)
-    with running_app(app, sock) as base:
-        for key, creditor in creditors.items():
-            for body in webhook_events(creditor, LOOKS[key]):
-                resp = post_webhook(base, body)
-                assert resp.status_code == 200, resp.text
-                creditor.event_ids.append(body["id"])
-        world = World(base, settings, creditors, invoice_id, ci_names)
-        for key, name in (("a", "A"), ("b", "B")):
-            anyio.run(seed_extraction, world, creditors[key], CALLERS[name])
-        yield world
-    os.environ.pop(CLEVERINVO_KEY_ENV, None)
-    os.environ.pop("CLEAVR_MCP_PRINCIPALS_FILE", None)
+    try:
+        with running_app(app, sock) as base:
+            for key, creditor in creditors.items():
+                for body in webhook_events(creditor, LOOKS[key]):
+                    resp = post_webhook(base, body)
+                    assert resp.status_code == 200, resp.text
+                    creditor.event_ids.append(body["id"])
+            world = World(base, settings, creditors, invoice_id, ci_names)
+            for key, name in (("a", "A"), ("b", "B")):
+                anyio.run(seed_extraction, world, creditors[key], CALLERS[name])
+            yield world
+    finally:
+        os.environ.pop(CLEVERINVO_KEY_ENV, None)
 
 
 # --- what crossed the wire -----------------------------------------------------------------------------------
