@@ -465,3 +465,39 @@ def test_doctor_reports_how_people_sign_in(tmp_path):
     assert check(approval_admin_token_hashes=[hash_token(PERSON)]).status == FAIL
     assert check(approval_oidc_issuer="https://id.example").status == FAIL
     assert check(approval_oidc_issuer="https://id.example", approval_oidc_client_id="c").status == WARN
+
+
+async def test_two_replicas_on_postgresql_share_codes_attempts_and_sessions(sandbox, tmp_path, postgres_url):
+    """A code issued by one replica signs in on the other; the session cookie it sets (signed with the shared
+    confirmation key) is honoured by the first; wrong codes count towards one lock whichever replica they hit."""
+    from contextlib import ExitStack
+
+    shared = {"database_url": postgres_url, "confirmation_key": "replica-shared-confirmation-key-9b1f"}
+    with ExitStack() as stack:
+        a = stack.enter_context(deploy(sandbox, tmp_path / "a", **shared))
+        b = stack.enter_context(deploy(sandbox, tmp_path / "b", **shared))
+        a.demo = b.demo = sandbox.demo_user
+        url_a, body_a, model_a = await pending(a)  # asked on replica A
+        on_b = url_a.replace(a.base, b.base)
+        with b.browser() as person:
+            assert person.post(on_b, data={**form_of(person, on_b), "code": b.issue(principal_of(PERSON))}
+                               ).status_code == 303  # the page on B, the code from B's admin endpoint
+            session = person.cookies.get("cleavr-approval")
+        assert (await model_a.call_tool("submit_receivable", body_a)).structured_content["status"] == "done"
+
+        url2, body2, model2 = await pending(b)
+        on_a = url2.replace(b.base, a.base)
+        with a.browser() as person:
+            person.cookies.set("cleavr-approval", session)
+            assert "You are signed in" in person.get(on_a).text  # B's session cookie, honoured by A
+            assert person.post(on_a, data=form_of(person, on_a)).status_code == 303
+        assert (await model2.call_tool("submit_receivable", body2)).structured_content["status"] == "done"
+
+        url3, body3, model3 = await pending(a)
+        with a.browser() as ga, b.browser() as gb:
+            for i in range(MAX_FAILURES_PER_APPROVAL):
+                replica, browser = (a, ga) if i % 2 else (b, gb)
+                target = url3.replace(a.base, replica.base)
+                answer = browser.post(target, data={**form_of(browser, target), "code": f"DDDD-DDDD-DDD{i}"})
+        assert answer.status_code == 403 and "locked" in answer.text
+        assert (await model3.call_tool("submit_receivable", body3)).structured_content["status"] == "declined"
