@@ -191,8 +191,8 @@ def _policy(settings) -> Check:
 
 
 def _http(settings) -> list[Check]:
+    from ..net import is_loopback
     from ..server.auth import AuthConfigError, auth_installed, request_state_keys
-    from ..server.main import is_loopback
 
     checks = []
     try:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..net import guard_host_origin, is_loopback
 from .receiver import WEBHOOK_PATH, handle
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ class _EmbeddedServer(uvicorn.Server):
 
 
 def receiver_app(hub: EventHub) -> Starlette:
-    from ..server.http import guard_host_origin
-
     async def webhook(request: Request) -> Response:
         return await handle(hub, request)
 
@@ -65,8 +64,6 @@ def _bind(host: str, port: int) -> socket.socket:
 async def serve_listener(hub: EventHub, host: str, port: int, *,
                          task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve the receiver until cancelled; reports the bound port (port 0 picks a free one) once listening."""
-    from ..server.main import is_loopback
-
     sock = _bind(host, port)
     bound = sock.getsockname()[1]
     if not is_loopback(host):

@@ -19,16 +19,15 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlparse
 
 import anyio
 import httpx2
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.request_state import RequestStateSecurity
-from mcp.server.transport_security import TransportSecuritySettings
 
 from ..config import Settings
+from ..net import origin_of
 from .principals import (
     DEFAULT_USER_IDS_CLAIM,
     JWT_MARK,
@@ -43,7 +42,6 @@ if TYPE_CHECKING:  # PyJWT (and cryptography under it) is imported only when a J
 
 logger = logging.getLogger("cleavr_mcp.server.auth")
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 MIN_REQUEST_STATE_KEY_BYTES = 32  # the SDK's AES-GCM codec refuses shorter secrets
 JWKS_MIN_REFETCH_SECONDS = 10.0  # unknown kid: refetch, but never hammer the JWKS endpoint
 
@@ -251,13 +249,8 @@ def auth_installed(settings: Settings) -> bool:
     return token_verifier(settings) is not None
 
 
-def _origin_of(url: str) -> str:
-    parts = urlparse(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
 def auth_settings(settings: Settings) -> AuthSettings:
-    issuer = settings.auth_issuer_url or settings.jwt_issuer or _origin_of(settings.mcp_url)
+    issuer = settings.auth_issuer_url or settings.jwt_issuer or origin_of(settings.mcp_url)
     return AuthSettings(
         issuer_url=issuer,
         resource_server_url=settings.mcp_url,
@@ -302,34 +295,3 @@ def server_security(settings: Settings, principals: PrincipalDirectory | None = 
     if security is not None:
         kwargs["request_state_security"] = security
     return kwargs
-
-
-def _host_patterns(host: str) -> list[str]:
-    return [host, f"{host}:*"]
-
-
-def transport_security(settings: Settings) -> TransportSecuritySettings:
-    """DNS-rebinding protection for every bind: Host and Origin must be loopback, the public URL's, or configured."""
-    hosts: list[str] = []
-    origins: list[str] = []
-    for loopback in LOOPBACK_HOSTS:
-        hosts += _host_patterns(loopback)
-        origins += [f"http://{loopback}", f"http://{loopback}:*", f"https://{loopback}", f"https://{loopback}:*"]
-    bind = settings.http_host
-    if bind not in ("0.0.0.0", "::", ""):
-        bound = f"[{bind}]" if ":" in bind else bind
-        hosts += _host_patterns(bound)
-    if settings.public_url:
-        public = urlparse(settings.public_url)
-        hosts.append(public.netloc)
-        if public.port is None and public.hostname:
-            hosts.append(public.hostname)
-        origins.append(_origin_of(settings.public_url))
-    hosts += list(settings.allowed_hosts)
-    origins += list(settings.allowed_origins)
-    return TransportSecuritySettings(enable_dns_rebinding_protection=True, allowed_hosts=_unique(hosts),
-                                     allowed_origins=_unique(origins))
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import sys
 from typing import Any
@@ -11,15 +10,6 @@ from typing import Any
 from ..config import Settings
 
 logger = logging.getLogger("cleavr_mcp.server")
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def end_of_startup() -> None:

@@ -10,7 +10,7 @@ import httpx2
 import pytest
 
 from cleavr_mcp.cli import main
-from cleavr_mcp.server.auth import transport_security
+from cleavr_mcp.net import transport_security
 from cleavr_mcp.server.http import UnsafeBindError, build_http_app, check_bind
 
 from .conftest import INITIALIZE, MCP_ACCEPT, make_settings, mcp_http_server

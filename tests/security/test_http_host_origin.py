@@ -78,7 +78,7 @@ def test_the_webhook_route_is_reached_when_allowed(served):
 
 
 def test_parsers_refuse_what_prefix_matching_accepted():
-    from cleavr_mcp.server.http import HostOriginPolicy, parse_authority, parse_origin
+    from cleavr_mcp.net import HostOriginPolicy, parse_authority, parse_origin
 
     assert parse_authority("127.0.0.1:evil.com") is None
     assert parse_authority("127.0.0.1:8765@evil.com") is None
