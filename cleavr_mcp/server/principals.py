@@ -201,13 +201,18 @@ def read_principals_file(path: Path) -> tuple[PrincipalsFile, tuple[int, int, in
                                       "itself (a link could be re-pointed by whoever can write its folder)") from None
         raise PrincipalsFileError(f"{source} cannot be opened ({exc.strerror})") from None
     info = os.fstat(fd)
+    problem = None
     if not stat.S_ISREG(info.st_mode):
+        problem = f"{source} is not a regular file"
+    elif info.st_mode & stat.S_IWOTH:
+        problem = (f"{source} is writable by every user of this machine (anyone could grant themselves "
+                   f"creditors): chmod o-w {path}")
+    elif info.st_size > MAX_FILE_BYTES:
+        problem = f"{source} is {info.st_size} bytes; a principals file may be at most {MAX_FILE_BYTES} bytes"
+    if problem is not None:
         os.close(fd)
-        raise PrincipalsFileError(f"{source} is not a regular file")
+        raise PrincipalsFileError(problem)
     with os.fdopen(fd, "rb") as handle:
-        if info.st_size > MAX_FILE_BYTES:
-            raise PrincipalsFileError(f"{source} is {info.st_size} bytes; a principals file may be at most "
-                                      f"{MAX_FILE_BYTES} bytes")
         data = handle.read(MAX_FILE_BYTES + 1)
     if len(data) > MAX_FILE_BYTES:
         raise PrincipalsFileError(f"{source} grew past {MAX_FILE_BYTES} bytes while being read")

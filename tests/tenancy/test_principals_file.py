@@ -252,3 +252,13 @@ def test_sighup_reloads_at_once(tmp_path):
 def test_legacy_hashes_stay_valid_without_a_principals_file(tmp_path):
     settings = Settings(_env_file=None, data_dir=tmp_path, auth_token_hashes=[hash_token("t")])
     assert isinstance(token_verifier(settings).verifiers[0], StaticTokenVerifier)
+
+
+def test_a_world_writable_file_is_refused(tmp_path):
+    path = tmp_path / "principals.toml"
+    path.write_text(GOOD)
+    path.chmod(0o666)
+    with pytest.raises(PrincipalsFileError, match="chmod o-w"):
+        read_principals_file(path)
+    path.chmod(0o640)
+    assert read_principals_file(path)[0].entries
