@@ -182,12 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .events.cli import add_webhooks_parser  # argparse only: `webhooks register|list|delete`
 
-    add_webhooks_parser(sub)
+    add_webhooks_parser(sub, _open_state)
 
     from .commands.approvals import add_approvals_parser  # argparse only: `approvals sign-in-code|admin-token`
 
     add_approvals_parser(sub)
     return parser
+
+
+def _open_state(settings):
+    from .toolkit.state import open_state  # when a command runs, not for --help
+
+    return open_state(settings)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
+    from ..cleavr.client import CleavrClient
     from ..config import Settings
     from .endpoints import StoredEndpoint
+
+    # Opens what the commands talk to Cleavr through: something with a `client` (the server's state).
+    OpenState = Callable[[Settings], AbstractAsyncContextManager[Any]]
 
 DEFAULT_EVENTS = ("receivable.*", "payment.*", "user.*")
 RECEIVER_PATH = "/webhooks/cleavr"  # same as receiver.WEBHOOK_PATH (not imported: keeps --help light)
@@ -40,8 +47,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds between two polls (default 60)")
 
 
-def add_webhooks_parser(sub: Any) -> None:
+def add_webhooks_parser(sub: Any, open_state: OpenState) -> None:
+    """`open_state(settings)`: what the commands reach Cleavr through (the entry point passes the server state's
+    opener, imported only when a command runs)."""
     webhooks = sub.add_parser("webhooks", help="register this server's webhook endpoint with Cleavr; list, delete")
+    webhooks.set_defaults(open_state=open_state)
     actions = webhooks.add_subparsers(dest="webhooks_command", required=True, metavar="ACTION")
     register = actions.add_parser("register", help="register an endpoint and store its signing secret (0600)")
     register.add_argument("--url", required=True,
@@ -58,37 +68,43 @@ def add_webhooks_parser(sub: Any) -> None:
 
 
 # --- implementations (importable for tests and other front ends) -------------------------------------------------
-async def register_webhook(settings: Settings, url: str, events: list[str] | tuple[str, ...] = DEFAULT_EVENTS,
+async def register_webhook(settings: Settings, client: CleavrClient, url: str,
+                           events: list[str] | tuple[str, ...] = DEFAULT_EVENTS,
                            description: str | None = None) -> StoredEndpoint:
     """Register `url` with Cleavr (or the sandbox) and keep the returned secret in the data dir."""
     from ..cleavr.models import WebhookCreate
-    from ..toolkit.state import open_state
     from .endpoints import EndpointStore
 
     request = WebhookCreate(url=url, events=list(events), description=description or "cleavr-mcp event receiver")
-    async with open_state(settings) as state:
-        endpoint = await state.client.create_webhook(request)
+    endpoint = await client.create_webhook(request)
     return EndpointStore.for_settings(settings).add(endpoint, settings.environment.value)
 
 
-async def list_webhooks(settings: Settings) -> list[dict[str, Any]]:
-    from ..toolkit.state import open_state
+async def list_webhooks(settings: Settings, client: CleavrClient) -> list[dict[str, Any]]:
     from .endpoints import EndpointStore
 
     stored = {e.id for e in EndpointStore.for_settings(settings).load()}
-    async with open_state(settings) as state:
-        endpoints = await state.client.list_webhooks()
+    endpoints = await client.list_webhooks()
     return [{"id": e.id, "url": e.url, "events": list(e.events), "secret_stored_here": e.id in stored}
             for e in endpoints]
 
 
-async def delete_webhook(settings: Settings, webhook_id: str) -> bool:
-    from ..toolkit.state import open_state
+async def delete_webhook(settings: Settings, client: CleavrClient, webhook_id: str) -> bool:
     from .endpoints import EndpointStore
 
-    async with open_state(settings) as state:
-        await state.client.delete_webhook(webhook_id)
+    await client.delete_webhook(webhook_id)
     return EndpointStore.for_settings(settings).remove(webhook_id)
+
+
+def _with_client(args: argparse.Namespace, settings: Settings, command: Callable[..., Any], *rest: Any) -> Any:
+    """Run `command(settings, client, *rest)` with the client of a state opened for it."""
+    import anyio
+
+    async def run() -> Any:
+        async with args.open_state(settings) as state:
+            return await command(settings, state.client, *rest)
+
+    return anyio.run(run)
 
 
 def _settings() -> Settings:
@@ -111,12 +127,10 @@ def _fail(exc: BaseException) -> int:
 
 
 def _cmd_register(args: argparse.Namespace) -> int:
-    import anyio
-
     settings = _settings()
     events = [e.strip() for e in args.events.split(",") if e.strip()]
     try:
-        stored = anyio.run(register_webhook, settings, args.url, events, args.description)
+        stored = _with_client(args, settings, register_webhook, args.url, events, args.description)
     except Exception as exc:  # noqa: BLE001 - a CLI reports, it does not trace
         return _fail(exc)
     from .endpoints import EndpointStore
@@ -130,10 +144,9 @@ def _cmd_register(args: argparse.Namespace) -> int:
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    import anyio
-
     try:
-        rows = anyio.run(list_webhooks, _settings())
+        settings = _settings()
+        rows = _with_client(args, settings, list_webhooks)
     except Exception as exc:  # noqa: BLE001
         return _fail(exc)
     if not rows:
@@ -145,10 +158,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
-    import anyio
-
     try:
-        forgot = anyio.run(delete_webhook, _settings(), args.webhook_id)
+        settings = _settings()
+        forgot = _with_client(args, settings, delete_webhook, args.webhook_id)
     except Exception as exc:  # noqa: BLE001
         return _fail(exc)
     print(f"Deleted {args.webhook_id}" + (" and forgot its secret." if forgot else "."))

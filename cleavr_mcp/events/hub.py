@@ -1,9 +1,10 @@
 """The events hub of one MCP server: the inbox, who to tell when it changes, and the background workers.
 
 Built once per server (`build_server`), before the MCP lifespan exists: the HTTP receiver route and the
-resources use it directly, tools reach it through `state.extras["events"]`. `attached(state)` runs for each
-lifespan (once per HTTP app, once per stdio/in-memory connection): it starts the poller and, when
-`settings.webhook_port` is set, the loopback webhook listener.
+resources use it directly, tools reach it through `state.extras["events"]` (put there by the server).
+`attached(state)` runs for each lifespan (once per HTTP app, once per stdio/in-memory connection): it starts the
+poller and, when `settings.webhook_port` is set, the loopback webhook listener. The hub is handed the lifespan's
+client and database (`Lifespan`), never the server's own types.
 
 Subscribers are told through the server's `SubscriptionBus` (2026-07-28 `subscriptions/listen`) and, for
 2025-era sessions that sent `resources/subscribe`, through their session directly.
@@ -23,7 +24,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from mcp.server.subscriptions import ResourceUpdated, SubscriptionBus
@@ -39,9 +40,9 @@ from .subscriptions import ScopedSubscriptionBus, hears
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
+    from ..cleavr.client import CleavrClient
     from ..cleavr.webhooks import Event
     from ..config import Settings
-    from ..toolkit.state import AppState
 
 logger = logging.getLogger("cleavr_mcp.events")
 
@@ -72,6 +73,14 @@ def uris_by_creditor(events: Iterable[StoredEvent]) -> dict[str | None, list[str
     return {creditor: uris_for(group) for creditor, group in by_creditor.items()}
 
 
+class Lifespan(Protocol):
+    """What the hub uses of a lifespan's state (the server's AppState is one): the Cleavr client it polls and
+    looks owners up with, and the state database its inbox lives in."""
+
+    client: CleavrClient
+    database: Database
+
+
 class EventHub:
     def __init__(self, settings: Settings, bus: SubscriptionBus | None = None) -> None:
         self.settings = settings
@@ -84,7 +93,7 @@ class EventHub:
         self.is_poll_leader = False
         self._leader: Leader | None = None
         self._legacy: dict[str, list[tuple[Any, Any, Any]]] = {}  # uri -> 2025-era (connection, session, principal)
-        self._states: list[AppState] = []
+        self._states: list[Lifespan] = []
         self._listener_running = False
         self.listener_port: int | None = None  # the port the webhook listener is bound to, once started
         self.poll_passes = 0
@@ -120,7 +129,7 @@ class EventHub:
         return signing_secrets(self.settings, self.endpoints)
 
     @property
-    def state(self) -> AppState | None:
+    def state(self) -> Lifespan | None:
         """The state of an active lifespan (any: they all talk to the same Cleavr account)."""
         return self._states[-1] if self._states else None
 
@@ -253,7 +262,7 @@ class EventHub:
             self._legacy.pop(uri, None)
 
     # --- polling --------------------------------------------------------------------------------------------
-    async def poll_once(self, state: AppState | None = None) -> PollResult:
+    async def poll_once(self, state: Lifespan | None = None) -> PollResult:
         state = state or self.state
         if state is None:
             raise RuntimeError("no active server lifespan: nothing to poll with")
@@ -263,7 +272,7 @@ class EventHub:
             await self.announce(result.recorded)
         return result
 
-    async def _poll_forever(self, state: AppState) -> None:
+    async def _poll_forever(self, state: Lifespan) -> None:
         interval = self.settings.poll_interval_seconds
         leader = self._leader = state.database.leader(POLLER_LEASE)
         try:
@@ -305,8 +314,7 @@ class EventHub:
 
     # --- lifespan ---------------------------------------------------------------------------------------------
     @asynccontextmanager
-    async def attached(self, state: AppState) -> AsyncIterator[EventHub]:
-        state.extras["events"] = self
+    async def attached(self, state: Lifespan) -> AsyncIterator[EventHub]:
         self._states.append(state)
         try:
             if self.listening is None or len(self._states) == 1:

@@ -201,6 +201,7 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     async def lifespan(server: MCPServer) -> AsyncIterator[AppState]:
         async with open_state(settings, open_integrations) as state, events.attached(state):
             state.extras["approvals"] = approvals
+            state.extras["events"] = events  # the tools reach the hub here
             state.approvals = ServerApprovals()
             approvals.acquire(state.database)
             try:

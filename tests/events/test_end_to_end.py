@@ -18,6 +18,7 @@ from cleavr_mcp.events.hub import UNHANDLED_URI, receivable_uri
 from cleavr_mcp.events.store import EventInbox
 from cleavr_mcp.sandbox import SandboxConfig
 from cleavr_mcp.sandbox.testing import demo_user_id, running_sandbox, sandbox_access_token, sandbox_credentials
+from cleavr_mcp.toolkit.state import open_state
 
 from .conftest import Human, SandboxAdmin, bound_socket, running_app, submission
 
@@ -85,7 +86,8 @@ def sc(result) -> dict:
 
 async def test_dispute_and_partial_payment_loop_over_http(stack):
     admin, mcp_base, settings, user = stack
-    endpoint = await register_webhook(settings, f"{mcp_base}/webhooks/cleavr")
+    async with open_state(settings) as state:
+        endpoint = await register_webhook(settings, state.client, f"{mcp_base}/webhooks/cleavr")
     assert endpoint.id.startswith("wh_") and endpoint.secret.startswith("whsec_")
     assert oct((settings.data_dir / "webhooks.json").stat().st_mode & 0o777) == "0o600"
     pdf = settings.allowed_roots[0] / "receipt.pdf"
