@@ -358,6 +358,19 @@ class NotRecoverableError(ValueError):
         self.reasons = reasons
 
 
+class Note(str):
+    """A mapping note: the English text results carry, keeping its template and values (data) so that a page can
+    show it in another language with the values still data."""
+
+    template: str
+    values: dict[str, str]
+
+    def __new__(cls, template: str, **values: str) -> Note:
+        note = super().__new__(cls, template.format(**values))
+        note.template, note.values = template, values
+        return note
+
+
 class MappedReceivable(NamedTuple):
     receivable: dict[str, Any]  # ReceivableCreate-shaped (snake_case); Decimals for money
     notes: list[str]  # what the user should be told (partial amount, dropped phone, unparsed address…)
@@ -416,7 +429,7 @@ def to_receivable(
     before = total - tax if tax is not None else None  # after any discount, so amount == before + tax holds
     if before is not None and (before < 0 or tax < 0):
         before = tax = None
-        notes.append("Before-tax and tax amounts are inconsistent on the invoice: only the total is sent.")
+        notes.append(Note("Before-tax and tax amounts are inconsistent on the invoice: only the total is sent."))
 
     due = verdict.amount_due
     status = verdict.status
@@ -434,7 +447,7 @@ def to_receivable(
             if before is not None and total > 0:
                 before = _money(before * amount / total)
                 tax = amount - before
-                notes.append("Before-tax and tax amounts are prorated to the amount still due.")
+                notes.append(Note("Before-tax and tax amounts are prorated to the amount still due."))
         elif status == InvoiceStatus.PARTIALLY_PAID:
             notes.append("Partially paid, but the amount still due equals the total: recovering the full total.")
 
@@ -471,7 +484,8 @@ def to_receivable(
             debtor["address"] = cleavr_address
         else:
             metadata["address"] = address.raw
-            notes.append(f"Address {address.raw!r} could not be split into street, postcode and city: kept in metadata.")
+            notes.append(Note("Address {address!r} could not be split into street, postcode and city: kept in "
+                              "metadata.", address=address.raw))
 
     # Tax id
     tax_id = recognise_tax_id(client.tax_id if client else None)
@@ -483,13 +497,16 @@ def to_receivable(
             debtor["vat_number"] = value
         elif kind == "siren":
             metadata["siren"] = value
-            notes.append(f"Tax id {value} is a SIREN (company), not a SIRET (establishment): kept in metadata.")
+            notes.append(Note("Tax id {value} is a SIREN (company), not a SIRET (establishment): kept in metadata.",
+                              value=value))
         elif kind == "invalid":
             metadata["tax_id"] = value
-            notes.append(f"Tax id {value!r} looks French but its checksum fails: not sent as SIRET/VAT.")
+            notes.append(Note("Tax id {value!r} looks French but its checksum fails: not sent as SIRET/VAT.",
+                              value=value))
         else:
             metadata["tax_id"] = value
-            notes.append(f"Tax id {value!r} is not a French SIRET/SIREN/VAT number: kept in metadata.")
+            notes.append(Note("Tax id {value!r} is not a French SIRET/SIREN/VAT number: kept in metadata.",
+                              value=value))
 
     # Level-0 contact
     contact: dict[str, Any] = {"level": 0}
@@ -504,7 +521,7 @@ def to_receivable(
         if e164:
             contact["phone"] = e164
         else:
-            notes.append(f"Phone {raw_phone!r} is not a valid number: dropped.")
+            notes.append(Note("Phone {phone!r} is not a valid number: dropped.", phone=raw_phone))
     if "phone" not in contact:
         missing.append("phone")
     debtor["contacts"] = [contact] if len(contact) > 1 else []

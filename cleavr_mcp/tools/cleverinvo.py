@@ -54,6 +54,7 @@ from ..cleverinvo import (
     idempotency_key_for_invoice,
     to_receivable,
 )
+from ..domain.approval import quote
 from ..domain.invoice_book import (
     Book,
     Entry,
@@ -479,16 +480,15 @@ async def _ask_recover(
     try:
         if due is not None:
             request = CommissionQuoteRequest(amount=due, invoice_date=inv.issue_date)
-            quote = await state.client.calculate_commission(request)
-            quote_line = (f"Commission: {quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
-                          f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})")
+            fee = await state.client.calculate_commission(request)
+            commission = quote(fee.rate_percentage, fee.commission_amount, fee.net_recovery, fee.rate_tier)
         else:
             rate, tier = (await _rates(state)).rate(debt_age(inv, today))
-            quote_line = f"Commission: {rate:.2f} % of what Cleavr recovers ({tier})"
+            commission = quote(rate, None, None, tier)
     except Exception as exc:  # noqa: BLE001
         return Failed(from_exception(exc, tool="recover_invoice", environment=state.environment.value))
     return ask(ctx, recover_question(state.environment.value, inv, verdict, mapped, due=due, ask_amount=ask_amount,
-                                     quote_line=quote_line))
+                                     commission=commission))
 
 
 async def _replay(ctx: Context, tool_name: str, payload: dict[str, Any], user_id: str, rec: Receivable,

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from ..cleavr.contract import MISSING_PHONE_MESSAGE
 from ..cleverinvo import Invoice, InvoiceStatus
-from ..cleverinvo.mapping import Assessment, Blocker, MappedReceivable
-from ..domain.approval import Fact, View, visible
+from ..cleverinvo.mapping import Assessment, Blocker, MappedReceivable, Note
+from ..domain.approval import Fact, Money, Percent, Phrase, Value, View, show, visible
 from ..domain.invoice_book import INVALID_DATA, Plan, count_with, money_sum
 from ..toolkit.confirm import Question
 from .forms import Confirm, ConfirmBatch, recovery_form
@@ -30,9 +30,10 @@ def debtor_line(mapped: MappedReceivable) -> str:
 
 
 def recover_question(environment: str, inv: Invoice, verdict: Assessment, mapped: MappedReceivable, *,
-                     due: Decimal | None, ask_amount: bool, quote_line: str) -> Question:
-    """recover_invoice's question: debtor, invoice, amount still due, the quote; a missing email, phone or amount
-    asked in the form (`due` None: unknown, the user must enter it)."""
+                     due: Decimal | None, ask_amount: bool, commission: Phrase) -> Question:
+    """recover_invoice's question: debtor, invoice, amount still due, the quote (`commission`, domain.approval.quote);
+    a missing email, phone or amount asked in the form (`due` None: unknown, the user must enter it). The page's
+    notes are the message's, typed (money, phrases) so that the page shows them in the reader's language."""
     need_email = "email" in mapped.missing
     need_phone = "phone" in mapped.missing
     number = visible(inv.invoice_number, limit=80)  # CleverInvo data: one visible line, whatever it holds
@@ -43,24 +44,28 @@ def recover_question(environment: str, inv: Invoice, verdict: Assessment, mapped
         f"({verdict.days_overdue} days overdue), status {verdict.status} in CleverInvo",
     ]
     facts = [Fact("Environment", environment), Fact("Debtor", debtor_line(mapped)),
-             Fact("Invoice", inv.invoice_number), Fact("Amount incl. tax", euros(inv.total)),
+             Fact("Invoice", inv.invoice_number), Fact("Amount incl. tax", Money(inv.total)),
              Fact("Issued", inv.issue_date.isoformat()), Fact("Due", inv.due_date.isoformat()),
              Fact("Days overdue", str(verdict.days_overdue)), Fact("Status", str(verdict.status))]
+    page_notes: list[Value] = []
     if ask_amount:
         if inv.amount_due is not None:
-            paid = inv.total - inv.amount_due
             label = "Partially paid" if inv.status == InvoiceStatus.PARTIALLY_PAID else "Payments"
-            lines.append(f"{label}: CleverInvo says {euros(paid)} of {euros(inv.total)} was paid, so "
-                         f"{euros(inv.amount_due)} is still due.")
+            page_notes.append(Phrase(f"{label}: CleverInvo says {{paid}} of {{total}} was paid, so {{due}} is still due.",
+                                     {"paid": Money(inv.total - inv.amount_due), "total": Money(inv.total),
+                                      "due": Money(inv.amount_due)}))
         else:
-            lines.append("Partially paid: CleverInvo does not say how much was paid.")
-        lines.append(f"Amount Cleavr would recover: {euros(due)}." if due is not None
-                     else "Enter the amount still due below.")
-    lines.append(quote_line)
-    facts.append(Fact("Commission", quote_line.removeprefix("Commission: ")))
-    mapping_notes = [visible(n, limit=400) for n in mapped.notes if not n.startswith("Partially paid")]
-    lines += mapping_notes
-    page_notes = [*lines[3:-1 - len(mapping_notes)], *mapping_notes]
+            page_notes.append("Partially paid: CleverInvo does not say how much was paid.")
+        page_notes.append(Phrase("Amount Cleavr would recover: {due}.", {"due": Money(due)}) if due is not None
+                          else "Enter the amount still due below.")
+    lines += [show(note) for note in page_notes]
+    lines.append(f"Commission: {show(commission)}")
+    facts.append(Fact("Commission", commission))
+    shown_notes = [n for n in mapped.notes if not n.startswith("Partially paid")]
+    lines += [visible(n, limit=400) for n in shown_notes]
+    # A mapping note is server text around CleverInvo data: a phrase whose slots are that data.
+    page_notes += [Phrase(n.template, dict(n.values)) if isinstance(n, Note) else visible(n, limit=400)
+                   for n in shown_notes]
     if need_email:
         lines.append("No debtor email: Cleavr requires one — enter it below.")
         page_notes.append("No debtor email: Cleavr requires one; enter it below.")
@@ -92,9 +97,10 @@ def batch_question(environment: str, plan: Plan) -> Question:
              f"({environment})?",
              f"Total {euros(total)} still due; commission if all recovered {euros(fees)}; you would receive "
              f"{euros(total - fees)}."]
-    rows = tuple((e.invoice.invoice_number, e.client_name, euros(e.verdict.amount_due or Decimal(0)),
-                  str(e.verdict.days_overdue), f"{e.fee['rate_percentage']:.2f} %",  # type: ignore[index]
+    rows = tuple((e.invoice.invoice_number, e.client_name, Money(e.verdict.amount_due or Decimal(0)),
+                  str(e.verdict.days_overdue), Percent(e.fee["rate_percentage"]),  # type: ignore[index]
                   "✓" if e.has_phone else "—") for e in plan.to_send)
+    notes: list[Value] = []  # the message's notes, typed for the page
     for e in plan.to_send[:30]:
         due, rate = e.verdict.amount_due, e.fee["rate_percentage"]  # type: ignore[index]
         assert due is not None
@@ -106,23 +112,26 @@ def batch_question(environment: str, plan: Plan) -> Question:
     if len(plan.to_send) > 30:
         lines.append(f"- … and {len(plan.to_send) - 30} more")
     if plan.no_phone:
-        lines.append(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE} They are sent only if you "
-                     "agree to proceed without a phone; otherwise they are skipped.")
+        notes.append(Phrase(f"{{count}} have no debtor phone. {MISSING_PHONE_MESSAGE} They are sent only if you "
+                            "agree to proceed without a phone; otherwise they are skipped.",
+                            {"count": len(plan.no_phone)}))
     if plan.skipped:
-        why = []
+        why: dict[str, Value] = {}
         for code, label in ((Blocker.NOT_EUR, "not in EUR"), (Blocker.NO_EMAIL, "without a client email"),
                             (Blocker.AMOUNT_UNKNOWN, "with an unknown amount due"),
                             (Blocker.ZERO_DUE, "with nothing due"), (INVALID_DATA, "with data Cleavr would refuse")):
             if n := count_with(plan.skipped, code):
-                why.append(f"{n} {label}")
-        lines.append(f"Not sent: {len(plan.skipped)} that cannot be recovered as they are "
-                     f"({', '.join(why) or 'see results'}).")
+                why[f"reason{len(why)}"] = Phrase(f"{{count}} {label}", {"count": n})
+        reasons = Phrase(", ".join(f"{{{name}}}" for name in why), why) if why else Phrase("see results")
+        notes.append(Phrase("Not sent: {count} that cannot be recovered as they are ({reasons}).",
+                            {"count": len(plan.skipped), "reasons": reasons}))
     if plan.already:
-        lines.append(f"Already on Cleavr, not sent again: {len(plan.already)}.")
+        notes.append(Phrase("Already on Cleavr, not sent again: {count}.", {"count": len(plan.already)}))
+    lines += [show(note) for note in notes]
     view = View(title="Recover these CleverInvo invoices through Cleavr?", facts=(
         Fact("Environment", environment), Fact("Invoice(s)", str(len(plan.to_send))),
-        Fact("Total", euros(total)), Fact("Commission if all recovered", euros(fees)),
-        Fact("You receive", euros(total - fees))),
+        Fact("Total", Money(total)), Fact("Commission if all recovered", Money(fees)),
+        Fact("You receive", Money(total - fees))),
         columns=("Invoice", "Client", "Amount", "Days overdue", "Fee", "Phone"), rows=rows,
-        notes=tuple(line for line in lines[2:] if not line.startswith("- ")), batch_without_phone=len(plan.no_phone))
+        notes=tuple(notes), batch_without_phone=len(plan.no_phone))
     return Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm, view=view)

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from ..cleavr.contract import EVIDENCE_STATUSES, MAX_EVIDENCE_DOCUMENTS, DocumentType, PartialPaymentAction
 from ..cleavr.models import EvidenceDocument, EvidenceRequest, PartialPaymentDecision, ReceivableId
-from ..domain.approval import Fact, FileFact, View, visible
+from ..domain.approval import Fact, FileFact, Money, Phrase, View, visible
 from ..toolkit.confirm import Question, ask
 from ..toolkit.errors import error_result
 from ..toolkit.files import FileInputError, FileSource, HeldFile, allowed_roots, human_size, load_file
@@ -81,7 +81,7 @@ async def _ask_evidence(receivable_id: ReceivableId, documents: list[EvidenceFil
     view = View(title="Send this evidence to Cleavr for the dispute?", facts=(
         Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
         Fact("Debtor", rec.debtor.company_name), Fact("Invoice(s)", ", ".join(rec.invoice.numbers)),
-        Fact("Amount incl. tax", euros(rec.amount)), Fact("Statement", statement)),
+        Fact("Amount incl. tax", Money(rec.amount)), Fact("Statement", statement)),
         files=tuple(FileFact(name=f.filename, size=f.size, sha256=f.sha256, kind=d.type.value)
                     for f, d in zip(held, documents)),
         notes=("Cleavr forwards the evidence and resumes recovery.",))
@@ -153,8 +153,9 @@ async def _ask_partial(receivable_id: ReceivableId, action: PartialPaymentAction
     ])
     view = View(title="Decide on this partial payment?", facts=(
         Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
-        Fact("Debtor", rec.debtor.company_name), Fact("Paid", f"{euros(pp.paid_amount)} / {euros(pp.original_amount)}"),
-        Fact("Remaining", euros(pp.remaining_amount)), Fact("Decision", f"{action.value} — {ACTION_TEXT[action]}")) + (
+        Fact("Debtor", rec.debtor.company_name),
+        Fact("Paid", Phrase("{paid} / {total}", {"paid": Money(pp.paid_amount), "total": Money(pp.original_amount)})),
+        Fact("Remaining", Money(pp.remaining_amount)), Fact("Decision", f"{action.value} — {ACTION_TEXT[action]}")) + (
         (Fact("Notes", notes),) if notes else ()))
     return ask(ctx, Question(message=message, form=Confirm, view=view))
 

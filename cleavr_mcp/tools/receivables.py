@@ -29,7 +29,8 @@ from ..cleavr.models import (
 )
 from ..cleavr.validation import compute_commission, days_since, normalize_phone
 from ..domain import scope
-from ..domain.approval import Fact, View, visible
+from ..domain.approval import Fact, Money, Phrase, View, visible
+from ..domain.approval import quote as quote_phrase
 from ..extraction.second_reading import field_label
 from ..toolkit.confirm import Question, ask
 from ..toolkit.errors import error_result, from_exception
@@ -158,19 +159,19 @@ async def _ask_submit(receivable: ReceivableSubmission, ctx: Context) -> Any:
         return Failed(exc)
     inv = prepared.invoice
     overdue = days_since(inv.due_date)
-    _, quote = quote_parts
+    _, fee = quote_parts
     facts = [
         Fact("Environment", state.environment.value),
         Fact("Debtor", _describe_debtor(receivable.debtor)),
         Fact("Invoice(s)", ", ".join(inv.numbers)),
-        Fact("Amount incl. tax", euros(inv.amount)),
+        Fact("Amount incl. tax", Money(inv.amount)),
         Fact("Issued", inv.issue_date.isoformat()),
         Fact("Due", inv.due_date.isoformat()),
     ]
     if overdue > 0:
         facts.append(Fact("Days overdue", str(overdue)))
-    facts.append(Fact("Commission", f"{quote.rate_percentage:.2f} % = {euros(quote.commission_amount)}, "
-                                    f"you receive {euros(quote.net_recovery)} ({quote.rate_tier})"))
+    facts.append(Fact("Commission", quote_phrase(fee.rate_percentage, fee.commission_amount, fee.net_recovery,
+                                          fee.rate_tier)))
     # What the extraction disagreed on (data, shown on one visible line each)
     facts += [Fact("Check", f"{field_label(d.field)}: Cleavr read {d.cleavr or 'nothing'}; the PDF says {d.pdf}")
               for d in receivable.discrepancies]
@@ -463,7 +464,7 @@ async def _ask_cancel(receivable_id: ReceivableId, reason: CancelReason, notes: 
     view = View(title="Cancel this recovery?", facts=(
         Fact("Environment", state.environment.value), Fact("Receivable", receivable_id),
         Fact("Debtor", rec.debtor.company_name), Fact("Invoice(s)", ", ".join(rec.invoice.numbers)),
-        Fact("Amount incl. tax", euros(rec.amount)), Fact("Status", rec.status.value),
+        Fact("Amount incl. tax", Money(rec.amount)), Fact("Status", rec.status.value),
         Fact("Reason", f"{reason.value} ({CANCEL_REASONS[reason]})")) + (
         (Fact("Notes", notes),) if notes else ()),
         notes=("This is final: Cleavr stops every recovery action and the receivable cannot be reopened.",))
@@ -559,7 +560,7 @@ async def _ask_batch(receivables: list[ReceivableSubmission], ctx: Context) -> A
     rows = []
     for index, create in plan.valid:
         inv = create.invoice
-        rows.append((str(index), create.debtor.company_name, ", ".join(inv.numbers), euros(inv.amount),
+        rows.append((str(index), create.debtor.company_name, ", ".join(inv.numbers), Money(inv.amount),
                      str(days_since(inv.due_date)), "—" if index in plan.no_phone else "✓"))
         lines.append(f"  - #{index} {visible(create.debtor.company_name, limit=80)}: "
                      f"{visible(', '.join(inv.numbers), limit=80)} {euros(inv.amount)}")
@@ -569,13 +570,14 @@ async def _ask_batch(receivables: list[ReceivableSubmission], ctx: Context) -> A
         lines.append(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE} "
                      "Tick 'proceed without phone' to send them too; otherwise they are skipped.")
     facts = [Fact("Environment", state.environment.value), Fact("Receivables", str(len(plan.valid))),
-             Fact("Total", euros(total)), Fact("Commission if all recovered", euros(fees)),
-             Fact("You receive", euros(total - fees))]
+             Fact("Total", Money(total)), Fact("Commission if all recovered", Money(fees)),
+             Fact("You receive", Money(total - fees))]
     if plan.invalid:
         facts.append(Fact("Invalid (not sent)", ", ".join(f"#{r.index}" for r in plan.invalid)))
     view = View(title="Submit these receivables to Cleavr for debt recovery?", facts=tuple(facts),
                 columns=("#", "Debtor", "Invoice(s)", "Amount incl. tax", "Days overdue", "Phone"), rows=tuple(rows),
-                notes=(f"{len(plan.no_phone)} have no debtor phone. {MISSING_PHONE_MESSAGE}",) if plan.no_phone else (),
+                notes=(Phrase(f"{{count}} have no debtor phone. {MISSING_PHONE_MESSAGE}", {"count": len(plan.no_phone)}),)
+                if plan.no_phone else (),
                 batch_without_phone=len(plan.no_phone))
     return ask(ctx, Question(message="\n".join(lines), form=ConfirmBatch if plan.no_phone else Confirm, view=view))
 

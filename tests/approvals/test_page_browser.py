@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
+from babel.numbers import format_currency
+
 from cleavr_mcp.testing import submission
 
 from .conftest import DOCS
@@ -107,6 +109,13 @@ def test_french_and_phone_width(desk, opened, chromium_browser, tmp_path):
         if locale == "fr-FR":
             assert page.locator("html").get_attribute("lang") == "fr"
             assert page.get_by_role("button", name="Valider sans téléphone").is_visible()
+            # money and the tier in French, as Babel (CLDR) writes them: narrow no-break space between thousands,
+            # no-break space before € and %
+            facts = _facts(page)
+            assert facts["Montant TTC"] == format_currency(Decimal("5000"), "EUR", locale="fr") == "5\u202f000,00\u00a0€"
+            assert facts["Commission"] == ("15,90\u00a0% = 795,00\u00a0€, vous recevez 4\u202f205,00\u00a0€ "
+                                           "(45 à 89 jours)")
+            assert "Sans téléphone" in page.locator(".note").inner_text()
             # nothing overflows a phone screen sideways
             assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         page.screenshot(path=str(shots / f"approval-page-{name}.png"), full_page=True)
@@ -158,3 +167,51 @@ def test_evidence_shows_names_sizes_and_sha256(desk, opened, browser_page):
     browser_page.get_by_role("button", name="Approve").click()
     assert desk.call("submit_evidence", args).structured_content["status"] == "done"
     assert desk.writes("submit_evidence") == 1
+
+
+def _overdue(desk, client: str, days: int) -> dict:
+    rows = desk.call("list_overdue_invoices", {"min_days_overdue": 0, "limit": 100}).structured_content["recoverable"]
+    return next(r for r in rows if r["client"] == client and r["days_overdue"] == days)
+
+
+def test_recover_invoice_page_in_french(desk, opened, chromium_browser):
+    """A partially paid CleverInvo invoice: its notes (what was paid, what Cleavr would recover, the mapping's
+    notes), the amounts and the tier are all in French; the English page says the same in English."""
+    row = _overdue(desk, "Dupont & Fils SAS", 95)
+    _pending(desk.call("recover_invoice", {"invoice_id": row["invoice_id"], "user_id": desk.demo}))
+    pages = {}
+    for locale in ("fr-FR", "en-GB"):
+        context = chromium_browser.new_context(locale=locale)
+        page = context.new_page()
+        page.goto(opened.last())
+        pages[locale] = (_facts(page), [n.inner_text() for n in page.locator(".note").all()])
+        context.close()
+    (fr_facts, fr_notes), (en_facts, en_notes) = pages["fr-FR"], pages["en-GB"]
+    assert en_facts["Amount incl. tax"] == "€5,100.00" and fr_facts["Montant TTC"] == "5\u202f100,00\u00a0€"
+    assert en_notes[:2] == ["Partially paid: CleverInvo says €2,000.00 of €5,100.00 was paid, so €3,100.00 is "
+                            "still due.", "Amount Cleavr would recover: €3,100.00."]
+    assert fr_notes[:2] == ["Paiement partiel : selon CleverInvo, 2\u202f000,00\u00a0€ sur 5\u202f100,00\u00a0€ ont été "
+                            "payés ; il reste donc 3\u202f100,00\u00a0€ à payer.",
+                            "Montant que Cleavr recouvrerait : 3\u202f100,00\u00a0€."]
+    assert len(fr_notes) == len(en_notes) and fr_notes != en_notes
+    assert all(fr != en for fr, en in zip(fr_notes, en_notes)), "a note has no French"
+    assert en_facts["Commission"].endswith("(90-179 days)") and fr_facts["Commission"].endswith("(90 à 179 jours)")
+    assert "vous recevez" in fr_facts["Commission"]
+    assert desk.writes("recover_invoice") == 0
+
+
+def test_recover_invoices_page_in_french(desk, opened, chromium_browser):
+    """The batch page: totals and rows in French money, the fee as a French rate, the notes in French."""
+    _pending(desk.call("recover_invoices", {"user_id": desk.demo, "client_search": "Caf"}))
+    context = chromium_browser.new_context(locale="fr-FR")
+    page = context.new_page()
+    page.goto(opened.last())
+    facts = _facts(page)
+    rows = [[c.inner_text() for c in r.locator("td").all()] for r in page.locator("tbody tr").all()]
+    notes = [n.inner_text() for n in page.locator(".note").all()]
+    context.close()
+    assert facts["Total"].endswith("\u00a0€") and "," in facts["Total"]
+    assert {r[1] for r in rows} == {"Café des Arts"} and all(r[2].endswith(",00\u00a0€") for r in rows)
+    assert all(r[4].endswith("\u00a0%") and "," in r[4] for r in rows), rows
+    assert notes and all("have no debtor phone" not in n and "Not sent" not in n for n in notes), notes
+    assert any(n.startswith(f"{len(rows)} sans téléphone du débiteur.") for n in notes), (rows, notes)

@@ -1,7 +1,8 @@
 """The page's words in English and French, chosen from the browser's Accept-Language.
 
 Keys are the English text (titles, labels and notes the server writes); a missing French entry shows the English.
-Values (names, numbers, amounts) are data and are never translated.
+Values (names, numbers, amounts) are data and are never translated; phrases (domain.approval.Phrase) are
+translated by their English template, their typed slots formatted for the language by Babel.
 """
 
 from __future__ import annotations
@@ -127,6 +128,52 @@ FR: dict[str, str] = {
     f"No debtor phone. {MISSING_PHONE_MESSAGE} Enter a phone, or choose to proceed without one.":
         f"Pas de téléphone du débiteur. {_PHONE_FR} Saisissez un téléphone, ou choisissez de continuer sans.",
     "No debtor email: Cleavr requires one; enter it below.": "Pas d'e-mail du débiteur : Cleavr en exige un ; saisissez-le ci-dessous.",
+    **{  # phrases with typed slots (domain.approval.Phrase): {names} are money, rates, counts or data, never words
+        "Check": "À vérifier",
+        "{rate} = {commission}, you receive {net} ({tier})": "{rate} = {commission}, vous recevez {net} ({tier})",
+        "{rate} of what Cleavr recovers ({tier})": "{rate} de ce que Cleavr recouvre ({tier})",
+        "{low}-{high} days": "{low} à {high} jours",
+        "{low}+ days": "{low} jours et plus",
+        f"{{count}} have no debtor phone. {MISSING_PHONE_MESSAGE}": f"{{count}} sans téléphone du débiteur. {_PHONE_FR}",
+        f"{{count}} have no debtor phone. {MISSING_PHONE_MESSAGE} They are sent only if you agree to proceed without "
+        "a phone; otherwise they are skipped.": f"{{count}} sans téléphone du débiteur. {_PHONE_FR} Elles ne sont "
+        "envoyées que si vous acceptez de continuer sans téléphone ; sinon elles sont ignorées.",
+        "Not sent: {count} that cannot be recovered as they are ({reasons}).":
+            "Non envoyées : {count} qui ne peuvent pas être recouvrées en l'état ({reasons}).",
+        "{count} not in EUR": "{count} pas en EUR",
+        "{count} without a client email": "{count} sans e-mail client",
+        "{count} with an unknown amount due": "{count} au montant restant dû inconnu",
+        "{count} with nothing due": "{count} sans montant dû",
+        "{count} with data Cleavr would refuse": "{count} aux données que Cleavr refuserait",
+        "see results": "voir les résultats",
+        "Already on Cleavr, not sent again: {count}.": "Déjà sur Cleavr, non renvoyées : {count}.",
+        "Partially paid: CleverInvo says {paid} of {total} was paid, so {due} is still due.":
+            "Paiement partiel : selon CleverInvo, {paid} sur {total} ont été payés ; il reste donc {due} à payer.",
+        "Payments: CleverInvo says {paid} of {total} was paid, so {due} is still due.":
+            "Paiements : selon CleverInvo, {paid} sur {total} ont été payés ; il reste donc {due} à payer.",
+        "Partially paid: CleverInvo does not say how much was paid.":
+            "Paiement partiel : CleverInvo n'indique pas combien a été payé.",
+        "Amount Cleavr would recover: {due}.": "Montant que Cleavr recouvrerait : {due}.",
+        "Enter the amount still due below.": "Saisissez ci-dessous le montant restant dû.",
+        # the CleverInvo mapping's notes (cleverinvo.mapping.Note)
+        "Before-tax and tax amounts are inconsistent on the invoice: only the total is sent.":
+            "Les montants HT et TVA de la facture sont incohérents : seul le total est envoyé.",
+        "Before-tax and tax amounts are prorated to the amount still due.":
+            "Les montants HT et TVA sont calculés au prorata du montant restant dû.",
+        "Address {address!r} could not be split into street, postcode and city: kept in metadata.":
+            "L'adresse {address!r} n'a pas pu être découpée en rue, code postal et ville : conservée dans les "
+            "métadonnées.",
+        "Tax id {value} is a SIREN (company), not a SIRET (establishment): kept in metadata.":
+            "L'identifiant fiscal {value} est un SIREN (entreprise), pas un SIRET (établissement) : conservé dans "
+            "les métadonnées.",
+        "Tax id {value!r} looks French but its checksum fails: not sent as SIRET/VAT.":
+            "L'identifiant fiscal {value!r} semble français mais sa clé de contrôle est fausse : non envoyé comme "
+            "SIRET/TVA.",
+        "Tax id {value!r} is not a French SIRET/SIREN/VAT number: kept in metadata.":
+            "L'identifiant fiscal {value!r} n'est pas un numéro SIRET/SIREN/TVA français : conservé dans les "
+            "métadonnées.",
+        "Phone {phone!r} is not a valid number: dropped.": "Le téléphone {phone!r} n'est pas un numéro valide : ignoré.",
+    },
 }
 
 

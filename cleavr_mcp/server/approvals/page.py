@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ...domain.approval import visible
+from ...domain.approval import show, visible
 from .i18n import pick_language, translate
 from .oidc import CALLBACK_PATH, ROUND_TRIP_SECONDS, OIDCError
 from .oidc import COOKIE as OIDC_COOKIE
@@ -60,6 +60,11 @@ _env = Environment(autoescape=select_autoescape(default=True, default_for_string
                    lstrip_blocks=True)
 _env.filters["v"] = lambda value: visible(value, limit=2000)
 _TEMPLATE = _env.from_string((_TEMPLATES / "page.html").read_text(encoding="utf-8"))
+
+
+def _shown_in(lang: str):
+    """How the page shows a view's values in `lang`: data made visible, money and phrases formatted by Babel."""
+    return lambda value: show(value, locale=lang, translate=lambda text: translate(lang, text))
 
 
 def _html(body: str, status: int = 200) -> HTMLResponse:
@@ -121,7 +126,8 @@ async def render(service: ApprovalService, request: Request, approval_id: str, *
     login = _login(service, request, write, approval_id)
     login.signed_in = login.signed_in or signed_in
     body = _TEMPLATE.render(
-        lang=lang, t=lambda s: translate(lang, s), css=CSS, state=state, decision=decision, view=write.view,
+        lang=lang, t=lambda s: translate(lang, s), show=_shown_in(lang), css=CSS, state=state, decision=decision,
+        view=write.view,
         csrf=service.csrf_token(approval_id), action=request.url.path, error=error, form=form or _Form(),
         login=login, expires=expires)
     return _html(body, 410 if state == "expired" and status == 200 else status)
