@@ -114,3 +114,41 @@ def apps_server(tmp_path_factory):
 
 def today_minus(days: int) -> date:
     return date.today() - timedelta(days=days)
+
+
+SIGNED_IN = "apps-person-token-4c1d"  # the person's bearer token on the server that requires sign-in
+
+
+@pytest.fixture(scope="module")
+def signed_in_server(tmp_path_factory):
+    """The server over HTTP with sign-in (static bearer tokens): a write from a view that needs approval answers
+    approval_pending with the approval page's link (approval_url), for the person to open and sign in on.
+    One receivable with a partial payment waiting for a decision."""
+    from cleavr_mcp.testing import bound_socket
+
+    tmp = tmp_path_factory.mktemp("apps-auth")
+    sock, port = bound_socket()
+    settings = Settings(_env_file=None, data_dir=tmp / "data", allowed_roots=[tmp], poll_events=False,
+                        approval_wait_seconds=0, auth_tokens=[SIGNED_IN], http_port=port)
+    server = build_server(settings)
+
+    @server.custom_route("/host/{name}", methods=["GET"])
+    async def host_file(request: Request) -> FileResponse:
+        name = request.path_params["name"]
+        assert name in {"index.html", "host.bundle.js"}
+        return FileResponse(HOST_DIR / name)
+
+    async def seed() -> Sandbox:
+        admin = embedded_admin(settings)
+        try:
+            user = demo_user(settings)
+            body = submission(user, number="INV-APP-AUTH", amount="2400.00", age_days=50, phone="+33612345678")
+            rec = await admin.post("/v1/receivables", body, **{"Idempotency-Key": "app-auth"})
+            await admin.advance(rec["id"], "start_recovery")
+            await admin.advance(rec["id"], "partial_payment", paid_amount="400.00")
+        finally:
+            await admin.aclose()
+        return Sandbox(base_url=base_url, user_id=user, ids={"partial": rec["id"]}, settings=settings)
+
+    with running_app(build_http_app(server, settings), sock) as base_url:
+        yield in_thread(seed())

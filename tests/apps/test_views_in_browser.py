@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import HOSTILE_MESSAGE
+from .conftest import HOSTILE_MESSAGE, SIGNED_IN
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "apps"
 PHONE = {"width": 390, "height": 844}
@@ -226,6 +226,47 @@ def test_cancel_button_calls_cancel_receivable_and_meets_the_approval(apps_serve
         shot(page, "receivable-dark-phone")
     finally:
         context.close()
+
+
+def test_approval_pending_with_a_link_offers_to_open_the_approval_page(signed_in_server, browser_page):
+    """Over HTTP with sign-in the server answers a write with approval_pending and the page's address: the view
+    offers a button that asks the host to open it (ui/open-link). The link opens the page of exactly this write,
+    which still needs the person's own sign-in; nothing was written."""
+    rid = signed_in_server.ids["partial"]
+    frame, _ = open_view(browser_page, signed_in_server.base_url, "get_receivable", {"receivable_id": rid},
+                         token=SIGNED_IN)
+    assert frame.locator("[data-action='open-approval']").count() == 0  # no pending approval yet
+    frame.locator("[data-action='mark-complete']").click()
+    frame.locator(".actions .notice").wait_for(timeout=10_000)
+    answer = browser_page.evaluate("window.hostLog.results")[-1]["structuredContent"]
+    assert answer["status"] == "approval_pending"
+    url = answer["approval_url"]
+    assert url.startswith(f"{signed_in_server.base_url}/approvals/")
+    assert browser_page.evaluate("window.hostLog.links") == []
+    frame.locator("[data-action='open-approval']").click()
+    frame.locator("[data-opened='true']").wait_for(timeout=10_000)
+    assert browser_page.evaluate("window.hostLog.links") == [url]  # the host was asked to open exactly that page
+    assert "sign in" in frame.locator(".actions .notice").inner_text()
+    approval = browser_page.context.new_page()  # the person's browser opens it: this write, sign-in required
+    approval.goto(url)
+    facts = {dt.inner_text(): dd.inner_text() for dt, dd in zip(approval.locator("dl.facts dt").all(),
+                                                               approval.locator("dl.facts dd").all())}
+    assert facts["Receivable"] == rid and facts["Remaining"] == "€2,000.00"
+    assert approval.locator("input[name='credential']").count() == 1
+    approval.close()
+    after = signed_in_server.raw(rid)
+    assert after["status"] == "in_process" and after["partial_payment"].get("status") == "awaiting_decision"
+
+
+def test_approval_pending_without_a_link_has_no_button(apps_server, browser_page):
+    """Without sign-in the server opens the page in the person's browser itself: no address reaches the view."""
+    rid = apps_server.ids["partial"]
+    frame, _ = open_view(browser_page, apps_server.base_url, "get_receivable", {"receivable_id": rid})
+    frame.locator("[data-action='continue-recovery']").click()
+    frame.locator(".actions .notice").wait_for(timeout=10_000)
+    answer = browser_page.evaluate("window.hostLog.results")[-1]["structuredContent"]
+    assert answer["status"] == "approval_pending" and answer["approval_url"] is None
+    assert frame.locator("[data-action='open-approval']").count() == 0
 
 
 @pytest.mark.parametrize("tool", ["show_portfolio", "get_receivable"])

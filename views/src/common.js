@@ -110,10 +110,14 @@ export async function callTool(app, name, args, outlet) {
   }
   const sc = result.structuredContent || {};
   const lines = [];
+  const link = !result.isError && sc.status === "approval_pending" ? approvalLink(app, sc.approval_url) : null;
   if (result.isError) lines.push((result.content || []).map((c) => c.text || "").join("\n"));
   else if (!sc.status || sc.status === "done") {
     lines.push(sc.message || "Done.");
     if (sc.next_step) lines.push(sc.next_step);
+  } else if (link) {
+    lines.push("Nothing was changed: this needs your approval first.");
+    lines.push("Open the approval page: it shows exactly this request; sign in there, then approve or decline.");
   } else {
     // Not done: the server wants a person's approval (or it was declined). Show what would happen, in the
     // server's words; the approval itself happens outside the view (the host, the conversation, an approval page).
@@ -122,7 +126,37 @@ export async function callTool(app, name, args, outlet) {
   }
   outlet.replaceChildren(
     el("div", { class: result.isError ? "notice error" : "notice", role: "status", "data-status": sc.status || "" },
-      lines.filter(Boolean).map((line) => el("p", {}, line))),
+      lines.filter(Boolean).map((line) => el("p", {}, line)), link),
   );
   return result;
+}
+
+// approval_pending over HTTP with sign-in carries the approval page's address (approval_url): a button asks the
+// host to open it for the person (ui/open-link; a view cannot navigate itself). Only http(s) addresses; when the
+// host refuses, the address is shown as text to copy.
+function approvalLink(app, url) {
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return null;
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return null;
+  const status = el("p", { class: "muted", "aria-live": "polite" });
+  const button = el("button", {
+    type: "button", class: "approve-link", "data-action": "open-approval",
+    onclick: async () => {
+      let refused = false;
+      try {
+        refused = Boolean((await app.openLink({ url: parsed.href }))?.isError);
+      } catch {
+        refused = true;
+      }
+      status.replaceChildren(refused
+        ? `Your app did not open the page; open this address yourself: ${parsed.href}`
+        : "The approval page is open in your browser.");
+      status.dataset.opened = String(!refused);
+    },
+  }, "Open the approval page");
+  return el("div", { class: "approval-link" }, el("div", { class: "buttons" }, button), status);
 }

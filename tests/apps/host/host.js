@@ -1,7 +1,7 @@
 // A minimal MCP Apps host for the browser tests, built on ext-apps' own host-side AppBridge and the official MCP
 // client: it connects to the real server over streamable HTTP (same origin, /mcp), calls a tool, reads the
 // tool's ui:// view, renders it in a sandboxed iframe under a default-deny CSP, and relays the view's requests
-// (tools/call, ui/message) through the bridge. Every request the view makes is logged on window.hostLog.
+// (tools/call, ui/message, ui/open-link) through the bridge. Every request the view makes is logged on window.hostLog.
 import { AppBridge, PostMessageTransport, getToolUiResourceUri } from "@modelcontextprotocol/ext-apps/app-bridge";
 import { Client, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
 
@@ -10,8 +10,8 @@ const APP_MIME = "text/html;profile=mcp-app";
 const DEFAULT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; "
   + "font-src data:; media-src data:; connect-src 'none'; frame-src 'none'; base-uri 'none'; form-action 'none'";
 
-const log = { calls: [], results: [], messages: [], asked: [], toolResult: null, resource: null, errors: [],
-  ready: false };
+const log = { calls: [], results: [], messages: [], asked: [], links: [], toolResult: null, resource: null,
+  errors: [], ready: false };
 window.hostLog = log;
 
 function withCsp(html) {
@@ -21,7 +21,9 @@ function withCsp(html) {
 
 // `human`: when given, this host can ask its user (form elicitation) and answers as they would ({action, content});
 // without it the host cannot ask, like Claude Desktop today, and the server falls back to its own approval channel.
-async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeAreaInsets, platform = "web", human }) {
+// `token`: the bearer token of a server that requires sign-in (the approval page link then comes back to the view).
+async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeAreaInsets, platform = "web", human,
+  token }) {
   const capabilities = { extensions: { "io.modelcontextprotocol/ui": { mimeTypes: [APP_MIME] } } };
   if (human) capabilities.elicitation = { form: {} };
   const client = new Client({ name: "cleavr-test-host", version: "1.0.0" }, { capabilities });
@@ -31,7 +33,8 @@ async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeA
       return human.action === "accept" ? { action: "accept", content: human.content } : { action: human.action };
     });
   }
-  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", location.href)));
+  const requestInit = token ? { headers: { Authorization: `Bearer ${token}` } } : undefined;
+  await client.connect(new StreamableHTTPClientTransport(new URL("/mcp", location.href), { requestInit }));
   const { tools } = await client.listTools();
   const def = tools.find((t) => t.name === tool);
   const uri = getToolUiResourceUri(def);
@@ -53,6 +56,11 @@ async function start({ tool, args = {}, theme = "light", locale = "en-GB", safeA
     { serverTools: {}, openLinks: {}, logging: {}, message: {} }, { hostContext });
   bridge.onmessage = async (params) => {
     log.messages.push(params);
+    return {};
+  };
+  // ui/open-link: a real host opens the URL in the person's browser; this one records it (the test opens it).
+  bridge.onopenlink = async ({ url }) => {
+    log.links.push(url);
     return {};
   };
   bridge.onsizechange = ({ height }) => {
