@@ -252,7 +252,7 @@ def test_approval_pending_with_a_link_offers_to_open_the_approval_page(signed_in
     facts = {dt.inner_text(): dd.inner_text() for dt, dd in zip(approval.locator("dl.facts dt").all(),
                                                                approval.locator("dl.facts dd").all())}
     assert facts["Receivable"] == rid and facts["Remaining"] == "€2,000.00"
-    assert approval.locator("input[name='credential']").count() == 1
+    assert approval.locator("fieldset.sign-in input[name='code']").count() == 1  # the person signs in there
     approval.close()
     after = signed_in_server.raw(rid)
     assert after["status"] == "in_process" and after["partial_payment"].get("status") == "awaiting_decision"
