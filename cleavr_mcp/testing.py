@@ -5,21 +5,20 @@ testing an assistant workflow on cleavr-mcp).
 - `submission(...)`: a valid receivable for `submit_receivable`;
 - `SandboxAdmin` / `embedded_admin(settings)`: the sandbox's test controls (start recovery, disputes, payments…) on
   an in-process app or a sandbox served over HTTP;
-- `bound_socket()` / `running_app(app, sock)`: serve any ASGI app on an ephemeral loopback port in a thread.
+- `bound_socket()` / `running_app(app, sock)`: serve any ASGI app on an ephemeral loopback port in a thread (they
+  live in `sandbox/server.py`, which serves the sandbox with them).
 """
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from .sandbox.server import bound_socket, running_app  # noqa: F401 - the tests' helpers, served from here
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -144,39 +143,3 @@ def demo_user(settings: Settings) -> str:
     from .sandbox.testing import demo_user_id
 
     return demo_user_id(SandboxConfig.from_settings(settings).db_path)
-
-
-def bound_socket(host: str = "127.0.0.1") -> tuple[socket.socket, int]:
-    """A listening socket on an ephemeral port (bound before the server starts, so the port cannot be taken)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(128)
-    return sock, sock.getsockname()[1]
-
-
-@contextmanager
-def running_app(app: Any, sock: socket.socket | None = None, *, config: Any = None,
-                start_timeout: float = 20.0) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a background thread; yields its base URL. `config` overrides the
-    uvicorn.Config (the sandbox passes its drop-aware one)."""
-    import uvicorn
-
-    if sock is None:
-        sock, _ = bound_socket()
-    host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(config or uvicorn.Config(app, log_level="warning", lifespan="on",
-                                                     timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + start_timeout
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the HTTP server did not start")
-            time.sleep(0.01)
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

@@ -128,7 +128,7 @@ def running_sandbox(
         from .app import create_app
 
         app = create_app(config)
-    from ..testing import bound_socket, running_app
+    from .server import bound_socket, running_app
 
     sock, port = bound_socket(host)
     try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .base import Database, DatabaseError, Leader, Transaction
+from .base import Database, DatabaseError, Leader, Transaction, redact_url
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -29,18 +29,6 @@ __all__ = ["Database", "DatabaseError", "Leader", "Store", "Transaction", "datab
            "redact_url"]
 
 SQLITE_FILENAME = "server.sqlite3"
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password, for logs and `doctor`."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:****@{netloc}"))
 
 
 def open_database(url: str | None, *, data_dir: Path | None = None) -> Database:

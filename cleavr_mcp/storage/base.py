@@ -104,6 +104,18 @@ class Database(abc.ABC):
         """What to show an operator (no password)."""
 
     async def schema_version(self) -> int:
-        from .migrations import current_version
+        """The latest migration applied (0 before any): the schema_migrations table that `migrations` keeps."""
+        row = await self.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
+        return int(row["v"] or 0) if row else 0
 
-        return await current_version(self)
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for logs and `doctor`."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:****@{netloc}"))

@@ -182,11 +182,6 @@ async def _applied(tx: Transaction) -> set[int]:
     return {row["version"] for row in await tx.fetchall("SELECT version FROM schema_migrations")}
 
 
-async def current_version(db: Database) -> int:
-    row = await db.fetchone("SELECT MAX(version) AS v FROM schema_migrations")
-    return int(row["v"] or 0) if row else 0
-
-
 async def upgrade(db: Database, raw_transaction) -> list[int]:
     """Apply the missing migrations; the versions applied now. `raw_transaction` is the backend's transaction
     opener that does not itself trigger migrations."""

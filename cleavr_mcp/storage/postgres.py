@@ -17,8 +17,7 @@ from contextlib import asynccontextmanager
 
 import anyio
 
-from . import redact_url
-from .base import Database, DatabaseError, Leader, Params, Row, Transaction
+from .base import Database, DatabaseError, Leader, Params, Row, Transaction, redact_url
 
 logger = logging.getLogger("cleavr_mcp.storage")
 
