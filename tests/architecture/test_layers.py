@@ -16,13 +16,14 @@ ROOT = Path(__file__).resolve().parents[2] / "cleavr_mcp"
 # Rank of each area: a module may import its own area or a lower rank, never a higher one.
 LAYERS: dict[str, float] = {
     "cli": 7, "commands": 7, "testing": 7, "pdf_worker_warmup": 7,  # entry points
-    "server": 6, "prompts": 6,  # transports, auth, policy, approvals, audit; prompts are served by it
+    "server": 6, "prompts": 6,  # transports, auth, policy, approvals; prompts are served by it
     "tools": 5,  # thin: validate → approve → call → shape
     # What the tools are built with (registry, errors, state, confirmation, write path, file input); the server
     # builds on it too.
     "toolkit": 4.75,
     # The sandbox is a stand-in for the remote APIs: it may use domain, clients and models, and only the server,
-    # the tools' integration opener and the entry points may import it (never a client or the domain).
+    # the toolkit's state opener, the tools' integration opener and the entry points may import it (never a client
+    # or the domain).
     "sandbox": 4.5,
     "domain": 4, "extraction": 4, "events": 4,  # recovery planning, invoice mapping, extraction, the event inbox
     "cleavr": 3, "cleverinvo": 3, "storage": 3,  # clients and storage
