@@ -89,6 +89,8 @@ CASES: dict[str, Case] = {
     "get_receivable": Case("get_receivable", "ids", lambda t, own, w: {"receivable_id": t.receivable_id}),
     "list_receivables": Case("list_receivables", "scoped", lambda own, w: {}, shows_own=True),
     "list_receivables#user": Case("list_receivables", "ids", lambda t, own, w: {"user_id": t.user_id}),
+    "list_receivables#cursor": Case("list_receivables", "ids", lambda t, own, w: {"cursor": t.receivable_id,
+                                                                                  "limit": 1}),
     "add_contact": Case("add_contact", "ids", lambda t, own, w: {"receivable_id": t.receivable_id,
                                                                  "contact": CONTACT}),
     "update_receivable_metadata": Case("update_receivable_metadata", "ids", lambda t, own, w: {
@@ -114,6 +116,7 @@ CASES: dict[str, Case] = {
     "show_portfolio#user": Case("show_portfolio", "ids", lambda t, own, w: {"user_id": t.user_id}),
     "receivable_timeline": Case("receivable_timeline", "ids", lambda t, own, w: {"receivable_id": t.receivable_id}),
     "list_overdue_invoices": Case("list_overdue_invoices", "scoped", lambda own, w: {}),
+    "list_overdue_invoices#user": Case("list_overdue_invoices", "ids", lambda t, own, w: {"user_id": t.user_id}),
     "search_clients": Case("search_clients", "scoped", lambda own, w: {}),
     "get_invoice": Case("get_invoice", "scoped", lambda own, w: {"invoice_id": w.invoice_id}),
     "recover_invoice": Case("recover_invoice", "ids", lambda t, own, w: {"invoice_id": w.invoice_id,
