@@ -223,6 +223,8 @@ def read_principals_file(path: Path) -> tuple[PrincipalsFile, tuple[int, int, in
     return parse_principals(text, source=source), (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
+MISSING = (0, 0, 0)  # the signature of a file that is not there
+
 NOBODY = Principal(name="nobody", user_ids=frozenset(), read_only=True, no_money=True, source="jwt")
 
 
@@ -284,7 +286,7 @@ class PrincipalDirectory:
                 info = os.lstat(self.path)
                 signature = (info.st_ino, info.st_size, info.st_mtime_ns)
             except OSError:
-                signature = None
+                signature = MISSING  # gone: said once, then quiet until it is back
             if not forced and signature == self._signature:
                 return
             try:
@@ -292,7 +294,7 @@ class PrincipalDirectory:
             except PrincipalsFileError as exc:
                 logger.warning("principals file not reloaded, keeping the last good one (%d principals): %s",
                                len(self.file.entries), exc)
-                self._signature = signature if signature is not None else self._signature
+                self._signature = signature  # this broken (or missing) state is logged once
                 return
             self._install(parsed, signature)
             self.reloads += 1

@@ -224,10 +224,14 @@ def test_reload_on_change_at_most_once_a_second_and_keep_the_last_good_file(tmp_
     logged = caplog.text
     assert "keeping the last good one" in logged and "`user_ids`" in logged
     assert hash_token(TOKEN_A) not in logged and "usr_clv_acme1" not in logged
-    # Deleted: still the last good file.
+    # Deleted: still the last good file, said once (not every second).
     path.unlink()
-    clock.now += 1.1
-    assert directory.entry_for_token(TOKEN_A).principal.name == "acme-renamed"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="cleavr_mcp.server.principals"):
+        for _ in range(3):
+            clock.now += 1.1
+            assert directory.entry_for_token(TOKEN_A).principal.name == "acme-renamed"
+    assert caplog.text.count("not reloaded") == 1 and "does not exist" in caplog.text
     write_later(path, GOOD)
     clock.now += 1.1
     assert directory.entry_for_token(TOKEN_B).principal.name == "bravo"
