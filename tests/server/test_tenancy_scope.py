@@ -417,3 +417,17 @@ async def test_completions_prompts_and_instructions_name_only_the_callers_ids(se
                  own_prompt.messages[0].content.text, own_prompt.messages[1].content.resource.text):
         assert_nothing_of_a(text, tenants)
         assert A_COMPLAINT not in text
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_instructions_name_the_demo_creditor_only_to_who_may_act_for_it(server, settings, mode):
+    """Sent at initialize (2025) or server/discover (2026-07-28): worked out per principal in both."""
+    demo = demo_user(settings)
+    told = {}
+    for who, principal in (("local", None), ("demo", scoped("acme", demo)), ("other", scoped("beta", "usr_clv_b0")),
+                           ("nobody", scoped("none"))):
+        async with connected(server, principal, mode=mode) as c:
+            told[who] = c.instructions
+    assert demo in told["local"] and demo in told["demo"]
+    assert all(demo not in told[who] and "Environment: SANDBOX" in told[who] for who in ("other", "nobody"))
+    assert "CleverInvo" not in told["other"] and "CleverInvo" in told["local"]  # no account of its own
