@@ -188,17 +188,17 @@ def _user_ids(value: Any, fail) -> frozenset[str] | None:
 
 
 def read_principals_file(path: Path) -> tuple[PrincipalsFile, tuple[int, int, int]]:
-    """Parse the file at `path` (a regular file, not a symlink, at most 1 MiB); also its (inode, size, mtime)."""
+    """Parse the file at `path` (a regular file, at most 1 MiB, not writable by every user); also its (inode, size,
+    mtime). Symbolic links are followed: a Kubernetes ConfigMap or Secret is mounted as links re-pointed on update,
+    and whoever could re-point a link in that folder could replace the file as well. The checks apply to the file
+    actually opened."""
     source = f"principals file {path}"
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise PrincipalsFileError(f"{source} does not exist (CLEAVR_MCP_PRINCIPALS_FILE): create it, e.g. with "
                                   "`cleavr-mcp auth new-token --principal NAME --user-id …`") from None
     except OSError as exc:
-        if path.is_symlink():
-            raise PrincipalsFileError(f"{source} is a symbolic link: point CLEAVR_MCP_PRINCIPALS_FILE at the file "
-                                      "itself (a link could be re-pointed by whoever can write its folder)") from None
         raise PrincipalsFileError(f"{source} cannot be opened ({exc.strerror})") from None
     info = os.fstat(fd)
     problem = None
@@ -283,7 +283,7 @@ class PrincipalDirectory:
             forced, self._reload_requested = self._reload_requested, False
             self._checked_at = now
             try:
-                info = os.lstat(self.path)
+                info = os.stat(self.path)  # through the links: a re-pointed ConfigMap link is a new file
                 signature = (info.st_ino, info.st_size, info.st_mtime_ns)
             except OSError:
                 signature = MISSING  # gone: said once, then quiet until it is back

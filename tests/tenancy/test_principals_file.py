@@ -131,12 +131,34 @@ def test_empty_user_ids_is_allowed_for_a_principal_that_creates_its_creditors():
     assert parsed.user_ids == frozenset() and not parsed.may_act_for("usr_clv_acme1")
 
 
-def test_a_symlink_is_refused(tmp_path):
+def test_a_kubernetes_style_symlinked_file_is_read_and_a_repointed_link_reloads(tmp_path):
+    """A ConfigMap mount: principals.toml → ..data/principals.toml, ..data → a timestamped folder, swapped on update."""
+    first, second = tmp_path / "..2026_12_01", tmp_path / "..2026_12_02"
+    first.mkdir()
+    second.mkdir()
+    (first / "principals.toml").write_text(GOOD)
+    (second / "principals.toml").write_text(GOOD.replace('name = "acme"', 'name = "acme-renamed"'))
+    (tmp_path / "..data").symlink_to(first.name)
+    link = tmp_path / "principals.toml"
+    link.symlink_to("..data/principals.toml")
+    parsed, _ = read_principals_file(link)
+    assert "acme" in parsed.by_name()
+    directory = PrincipalDirectory(Settings(_env_file=None, data_dir=tmp_path / "data", principals_file=link))
+    (tmp_path / "..data.tmp").symlink_to(second.name)
+    os.replace(tmp_path / "..data.tmp", tmp_path / "..data")  # the kubelet's atomic swap
+    directory.request_reload()
+    directory.refresh()
+    assert "acme-renamed" in directory.file.by_name()
+    assert "acme" not in directory.file.by_name()
+
+
+def test_a_symlink_to_a_world_writable_file_is_refused(tmp_path):
     real = tmp_path / "real.toml"
     real.write_text(GOOD)
+    real.chmod(0o666)
     link = tmp_path / "principals.toml"
     link.symlink_to(real)
-    with pytest.raises(PrincipalsFileError, match="symbolic link"):
+    with pytest.raises(PrincipalsFileError, match="writable by every user"):
         read_principals_file(link)
 
 
