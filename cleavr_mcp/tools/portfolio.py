@@ -48,7 +48,9 @@ async def _known_creditors(ctx: Context, receivable_users: set[str]) -> list[str
     principal = current_principal()
     created = [row.result_id for row in await state.store.audit_rows() if row.tool == "create_user" and row.result_id
                and row.outcome == "done"]
-    ordered = dict.fromkeys([*created, *([state.demo_user_id] if state.demo_user_id else []), *sorted(receivable_users)])
+    own = sorted(principal.user_ids or ())  # a scoped principal's own creditors, with or without receivables
+    ordered = dict.fromkeys([*own, *created, *([state.demo_user_id] if state.demo_user_id else []),
+                             *sorted(receivable_users)])
     return [uid for uid in ordered if principal.may_act_for(uid)][:MAX_CREDITORS]
 
 

@@ -188,7 +188,7 @@ async def test_several_creditors_page_through_a_mixed_list_exactly(server, setti
         "rec_doesnotexist", "X")
 
 
-async def test_portfolio_and_timeline_count_only_the_callers_receivables(server, tenants):
+async def test_portfolio_and_timeline_count_only_the_callers_receivables(server, admin, tenants):
     with acting_as(tenants["B"]):
         async with client(server) as c:
             portfolio = await c.call_tool("show_portfolio", {})
@@ -205,6 +205,13 @@ async def test_portfolio_and_timeline_count_only_the_callers_receivables(server,
         "rec_doesnotexist", "X")
     for answer in (portfolio, timeline):
         assert_nothing_of_a(text_of(answer), tenants)
+    # A creditor of the principal still onboarding, with no receivable yet: named in what needs the user.
+    pending = (await admin.post("/v1/users", {"email": "pending@platform.example"}))["id"]
+    with acting_as(scoped("beta+", tenants["b"], pending)):
+        async with client(server) as c:
+            widened = (await c.call_tool("show_portfolio", {})).structured_content
+    assert [c["user_id"] for c in widened["creditors_not_onboarded"]] == [pending]
+    assert widened["receivable_count"] == 1
     assert_nothing_of_a(text_of(foreign), tenants, asked_for=tenants["rec_a"])
 
 
