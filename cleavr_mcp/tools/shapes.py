@@ -145,10 +145,10 @@ def receivable_view(r: Receivable) -> ReceivableView:
         debtor_vat_number=r.debtor.vat_number,
         contacts=contacts,
         commission=CommissionView(rate_percentage=r.commission.rate, amount=r.commission.amount) if r.commission else None,
-        recovery_progress=ProgressView(**r.recovery_progress.model_dump(include=set(ProgressView.model_fields))),
+        recovery_progress=ProgressView.model_validate(r.recovery_progress, from_attributes=True),
         estimated_recovery_date=r.estimated_recovery_date,
         dispute=dispute,
-        partial_payment=PartialPaymentView(**r.partial_payment.model_dump(include=set(PartialPaymentView.model_fields)))
+        partial_payment=PartialPaymentView.model_validate(r.partial_payment, from_attributes=True)
         if r.partial_payment
         else None,
         metadata=r.metadata,
