@@ -47,7 +47,7 @@ def bare_server():
     bare = MCPServer(name="bare")
 
     @bare.tool(structured_output=False)
-    def noop() -> str:
+    async def noop() -> str:  # async: the SDK runs a sync tool on a worker thread, a hop our tools do not take
         return "ok"
 
     return bare

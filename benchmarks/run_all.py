@@ -169,7 +169,9 @@ How to read it:
 - **Per-call overhead** compares one `get_receivable` through the in-memory MCP client with the same `CleavrClient`
   call, both against the in-process sandbox (~1 ms per API call, so the MCP layer weighs heavily; against a real
   API tens of ms away the ratio tends to 1). The second row removes the Python SDK client's JSON-Schema validation
-  of the result against our outputSchema: the difference is what the client spends on our output schema.
+  of the result against our outputSchema: the difference is what the client spends on our output schema. The third
+  is the floor: the SDK's own cost of a tools/call on a bare MCPServer plus that validation, with no server layer
+  at all; above 1.4× it means the ≤ 1.4× target needs SDK changes (see "Per-call overhead" in RESULTS.md).
 - **Throughput**: the server in-process, the sandbox in its own process over HTTP (real OAuth, retries,
   idempotency keys); 8 tool calls in flight; a human who accepts every confirmation. Errors whose next step says
   a retry is safe are retried with the same arguments, as a model would; the sandbox's own count afterwards equals
