@@ -6,7 +6,8 @@ nothing of the others', not even that they exist. The server's guard refuses a f
 - a page of receivables (`receivables_page`): one creditor → the API filters (`user_id`); several → the API's
   pages are read in its own order and filtered, until the page is full, so `limit`, `has_more` and the cursor
   (always one of the caller's own ids) stay exact;
-- every receivable (`receivables`), for the portfolio figures and the prompts;
+- every receivable (`receivables`), for the portfolio figures and the prompts (several creditors: one creditor
+  after the other, each filtered by the API);
 - one receivable (`receivable`): another creditor's is answered exactly as one that does not exist.
 A principal acting for every creditor (None) reads straight through, as before.
 """
@@ -85,14 +86,32 @@ async def receivables_page(client: Any, query: ListReceivablesQuery, principal: 
         if not page.has_more or not page.data:
             return rows, False
         scan = scan.model_copy(update={"starting_after": page.data[-1].id})
-    # Scanned enough for one call: what was found, and (if anything was) a cursor to go on from.
-    return rows, bool(rows)
+    if rows:  # scanned enough for one call: what was found, and a cursor to go on from
+        return rows, True
+    # Nothing of the caller's in the span read: no cursor can be given (a cursor is always one of the caller's own
+    # ids), and "nothing more" might be false, so say what to do instead.
+    raise CleavrValidationError(
+        f"None of your receivables among the newest {MAX_SCAN_PAGES * LIST_LIMIT_MAX} of the platform matching "
+        "these filters: call list_receivables with user_id (one of your creditors) for each of them, or narrow "
+        "created_before / created_after.", field="user_id")
 
 
 async def receivables(client: Any, query: ListReceivablesQuery, principal: Principal | None = None,
                       *, limit: int | None = None) -> AsyncIterator[Receivable]:
-    """Every receivable of the principal matching `query` (at most `limit`), newest first, page after page."""
+    """Every receivable of the principal matching `query` (at most `limit`), newest first, page after page; for a
+    principal of several creditors and no `user_id`, creditor by creditor (the API filters each: no scan of other
+    creditors' rows, however many the platform holds)."""
     principal = principal or current_principal()
+    if query.user_id is None and principal.user_ids is not None and len(principal.user_ids) > 1:
+        seen = 0
+        for user_id in sorted(principal.user_ids):
+            left = None if limit is None else limit - seen
+            async for r in receivables(client, query.model_copy(update={"user_id": user_id}), principal, limit=left):
+                yield r
+                seen += 1
+            if limit is not None and seen >= limit:
+                return
+        return
     page_query = query.model_copy(update={"limit": LIST_LIMIT_MAX})
     seen = 0
     while True:
