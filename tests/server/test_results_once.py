@@ -1,6 +1,7 @@
 """Results serialised once (server/results.py) are exactly what the SDK's own conversion gives: the same text
 block, the same structured content, for each result model a workflow goes through (a receivable in full with a
-dispute and a partial payment, lists, quotes, write outcomes); everything else still takes the SDK's path."""
+dispute and a partial payment, lists, quotes, write outcomes); everything else still takes the SDK's path. And the
+client validates results with one compiled validator per tool, kept across re-listings."""
 
 from __future__ import annotations
 
@@ -59,3 +60,16 @@ async def test_once_converted_results_equal_the_sdk_conversion(server, settings,
     views = [c for name, c, _ in compared if name == "ReceivableView"]
     assert views[1].structured_content["partial_payment"]["paid_amount"] == "3000.00"
     assert views[2].structured_content["dispute"]["debtor_message"]["text"] == "Never got it."
+
+
+async def test_the_client_compiles_our_output_schema_once(server, settings, admin):
+    """Our tools/list is built once, so a re-listing hands the SDK client the same schema and it keeps its compiled
+    validator (compiling costs ~60× a validation): nothing in our schemas defeats the client's cache."""
+    rid = await admin.create_receivable(demo_user(settings), "INV-CACHE-1")
+    async with client(server) as c:
+        await c.call_tool("get_receivable", {"receivable_id": rid})
+        compiled = c.session._tool_output_validators["get_receivable"]
+        await c.list_tools(cache_mode="refresh")  # a real re-listing, not the response cache
+        again = await c.call_tool("get_receivable", {"receivable_id": rid})
+        assert not again.is_error, again.content
+        assert c.session._tool_output_validators["get_receivable"] is compiled
