@@ -20,7 +20,7 @@ from ..net import guard_host_origin, is_loopback
 from .receiver import WEBHOOK_PATH, handle
 
 if TYPE_CHECKING:
-    from .hub import EventHub
+    from .ports import WebhookHub
 
 logger = logging.getLogger("cleavr_mcp.events")
 
@@ -32,7 +32,7 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def receiver_app(hub: EventHub) -> Starlette:
+def receiver_app(hub: WebhookHub) -> Starlette:
     async def webhook(request: Request) -> Response:
         return await handle(hub, request)
 
@@ -61,7 +61,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve_listener(hub: EventHub, host: str, port: int, *,
+async def serve_listener(hub: WebhookHub, host: str, port: int, *,
                          task_status: anyio.abc.TaskStatus[int] = anyio.TASK_STATUS_IGNORED) -> None:
     """Serve the receiver until cancelled; reports the bound port (port 0 picks a free one) once listening."""
     sock = _bind(host, port)

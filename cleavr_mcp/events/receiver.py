@@ -25,7 +25,7 @@ from .store import StoredEvent
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from .hub import EventHub
+    from .ports import WebhookHub
 
 logger = logging.getLogger("cleavr_mcp.events")
 
@@ -41,7 +41,7 @@ class Reception:
     events: list[StoredEvent] = field(default_factory=list)
 
 
-async def receive(hub: EventHub, raw: bytes, signature: str | None) -> Reception:
+async def receive(hub: WebhookHub, raw: bytes, signature: str | None) -> Reception:
     """Verify, parse and persist one delivery; the HTTP layer only turns the result into a response."""
     if len(raw) > MAX_BODY_BYTES:
         return Reception(413, {"error": "payload_too_large", "max_bytes": MAX_BODY_BYTES})
@@ -74,7 +74,7 @@ async def read_capped(request: Request, limit: int = MAX_BODY_BYTES) -> bytes | 
     return bytes(body)
 
 
-async def handle(hub: EventHub, request: Request) -> Response:
+async def handle(hub: WebhookHub, request: Request) -> Response:
     try:
         raw = await read_capped(request)
     except ClientDisconnect:
@@ -86,7 +86,7 @@ async def handle(hub: EventHub, request: Request) -> Response:
     return JSONResponse(result.body, status_code=result.status, background=background)
 
 
-def mount(server: MCPServer, hub: EventHub) -> None:
+def mount(server: MCPServer, hub: WebhookHub) -> None:
     """Add the receiver to the server's HTTP app (custom routes take no bearer auth: the HMAC is the auth)."""
 
     @server.custom_route(WEBHOOK_PATH, methods=["POST"], include_in_schema=False)

@@ -28,7 +28,7 @@ from ..domain.tenancy import Principal, current_principal
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
-    from .hub import EventHub
+    from .ports import SubscriptionHub
 
 logger = logging.getLogger("cleavr_mcp.events")
 
@@ -83,7 +83,7 @@ class ScopedSubscriptionBus:
         return unsubscribe
 
 
-async def refuse_foreign(hub: EventHub, uris: Iterable[str]) -> None:
+async def refuse_foreign(hub: SubscriptionHub, uris: Iterable[str]) -> None:
     """For a principal acting for some creditors only: a receivable URI not of its creditors is refused exactly as
     one that does not exist (an unknown owner counts as not theirs)."""
     principal = current_principal()
@@ -105,7 +105,7 @@ def _connection_of(session: Any) -> Any:
     return getattr(session, "_connection", session)
 
 
-def add_legacy_subscriptions(server: MCPServer, hub: EventHub) -> None:
+def add_legacy_subscriptions(server: MCPServer, hub: SubscriptionHub) -> None:
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
         await refuse_foreign(hub, [str(params.uri)])
         hub.subscribe_legacy(str(params.uri), _connection_of(ctx.session), ctx.session, current_principal())

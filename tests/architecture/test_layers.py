@@ -37,13 +37,8 @@ WIRE_MODULES = {"contract", "models", "wire", "text", "untrusted", "validation",
 KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 # Import cycles that exist today (each a strongly connected set of modules), to be broken. A cycle that grows
 # (a new member) fails the test as a new one.
-KNOWN_CYCLES: list[frozenset[str]] = [
-    # Inside the events package, type-only: the hub composes its workers (the webhook listener and receiver, the
-    # 2025-era subscriptions) and imports them when it starts them; they name the EventHub they are handed under
-    # TYPE_CHECKING only. No import runs in a circle, and a protocol per worker would only restate the hub.
-    frozenset({"cleavr_mcp.events.hub", "cleavr_mcp.events.listener", "cleavr_mcp.events.receiver",
-               "cleavr_mcp.events.subscriptions"}),
-]
+KNOWN_CYCLES: list[frozenset[str]] = []  # none left: a cycle that appears fails the test
+
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
