@@ -126,7 +126,19 @@ class ApprovalService:
 
     def signed_in_for(self, write: PendingWrite, cookie: str | None) -> bool:
         principal = self.signed_in_as(cookie)
-        return principal is not None and hmac.compare_digest(principal.encode(), write.principal.encode())
+        return (principal is not None and hmac.compare_digest(principal.encode(), write.principal.encode())
+                and self.principal_still_known(principal))
+
+    def principal_still_known(self, name: str) -> bool:
+        """A principal removed from the principals file signs in no more: its earlier codes and session cookies
+        end with it (the server's own token:/jwt: names are not the file's)."""
+        from .signin import SignInError, check_known
+
+        try:
+            check_known(name, self.principals)
+        except SignInError:
+            return False
+        return True
 
     async def redeem_code(self, write: PendingWrite, approval_id: str, typed: str, client: str) -> Redeemed:
         """The person's one-time code for the write's principal; bounded guessing per approval and per client."""
@@ -143,7 +155,7 @@ class ApprovalService:
         if tried > self.max_failures_per_approval:
             await self.lock(approval_id)
             return "locked"
-        if await codes.redeem(typed, write.principal, now):
+        if self.principal_still_known(write.principal) and await codes.redeem(typed, write.principal, now):
             await codes.forget_attempt(attempt)
             return "ok"
         if tried >= self.max_failures_per_approval:
