@@ -53,7 +53,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 USER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-RESERVED_PREFIXES = ("token:", "jwt:")  # names the server gives legacy tokens and claim-only JWTs
+RESERVED_PREFIXES = ("token:", "jwt:", "jwt-client:")  # names the server gives legacy tokens and claim-only JWTs
 RESERVED_NAMES = ("local", "nobody")
 
 
@@ -341,18 +341,19 @@ class PrincipalDirectory:
         if entry is not None:
             principal = entry.principal
             return _tightened_by_scopes(principal, scopes) if scopes & _CLEAVR_SCOPES else principal
-        who = str(subject or getattr(access_token, "client_id", None) or "anonymous")
+        # A subject-less (client-credentials) JWT is named apart: its client_id must never pass for a subject.
+        who = f"jwt:{subject}" if subject else f"jwt-client:{getattr(access_token, 'client_id', None) or 'anonymous'}"
         if JWT_USER_IDS_CLAIM in claims:
             user_ids = _claim_user_ids(claims[JWT_USER_IDS_CLAIM])
             if user_ids is False:
-                return replace(NOBODY, name=f"jwt:{who}")
-            base = Principal(name=f"jwt:{who}", user_ids=user_ids, source="jwt")
+                return replace(NOBODY, name=who)
+            base = Principal(name=who, user_ids=user_ids, source="jwt")
             return _tightened_by_scopes(base, scopes, from_scopes_only=True)
         if self.legacy_jwt:
             from .approvals.service import principal_of_token
 
             return Principal(name=principal_of_token(access_token), user_ids=None, create_users=True, source="jwt")
-        return replace(NOBODY, name=f"jwt:{who}")
+        return replace(NOBODY, name=who)
 
 
 _CLEAVR_SCOPES = {SCOPE_READ, SCOPE_WRITE, SCOPE_MONEY, SCOPE_ADMIN}

@@ -85,7 +85,7 @@ def check_principal(name: str) -> str:
 
 def check_known(name: str, directory) -> None:
     """With a principals file, a code for a name it does not hold would sign nobody in: say so now (a typo)."""
-    if directory is None or getattr(directory, "path", None) is None or name.startswith(("token:", "jwt:")):
+    if directory is None or getattr(directory, "path", None) is None or name.startswith(("token:", "jwt:", "jwt-client:")):
         return
     directory.refresh()
     if name not in directory.file.by_name():
