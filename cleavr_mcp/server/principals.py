@@ -9,7 +9,7 @@ changes (checked at most once a second) or on SIGHUP; a broken re-read keeps the
 - a token whose SHA-256 is a file principal's `token_sha256` → that principal;
 - a legacy `CLEAVR_MCP_AUTH_TOKENS` / `AUTH_TOKEN_HASHES` token → `token:<12 hex>`, every creditor;
 - a JWT whose `sub` is a file principal's `jwt_subject` → that principal (its scopes may only tighten it);
-- a JWT carrying the user-ids claim → `jwt:<sub>` for those creditors, ceilings from its `cleavr:*` scopes;
+- a JWT carrying the user-ids claim → `jwt:<sub>` (no sub: `jwt-client:<client_id>`) for those creditors, ceilings from its `cleavr:*` scopes;
 - any other JWT → no creditor at all, unless nothing tenant-aware is configured (no principals file, no claim
   setting): then today's all-creditor principal, which `doctor` warns about on a public bind.
 """
