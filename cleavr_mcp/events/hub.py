@@ -35,7 +35,7 @@ from .actions import status_after
 from .endpoints import EndpointStore, signing_secrets
 from .poller import Poller, PollResult
 from .store import AckResult, EventInbox, Snapshot, StoredEvent
-from .subscriptions import ScopedSubscriptionBus, hears
+from .subscriptions import PrincipalNow, ScopedSubscriptionBus, hears, now
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -100,6 +100,13 @@ class EventHub:
         # The server's cached owner lookup (receivable id → its creditor); None: ask the lifespan's client.
         self.lookup_owner: Callable[[str], Awaitable[str | None]] | None = None
         self._owner_misses: dict[str, float] = {}  # receivable id -> when its owner could not be found
+        self.principal_now: PrincipalNow | None = None
+
+    def follow_principals(self, principal_now: PrincipalNow) -> None:
+        """Subscribers are told only what their principal may hear now (the server re-reads the principals file)."""
+        self.principal_now = principal_now
+        if isinstance(self.bus, ScopedSubscriptionBus):
+            self.bus.principal_now = principal_now
 
     # --- the inbox ------------------------------------------------------------------------------------------
     @property
@@ -240,7 +247,7 @@ class EventHub:
             elif creditor is None:  # a bus that cannot scope (given by the caller): only unscoped news
                 await self.bus.publish(ResourceUpdated(uri=uri))
             for key, session, principal in list(self._legacy.get(uri, ())):
-                if not hears(principal, creditor):
+                if not hears(await now(self.principal_now, principal), creditor):
                     continue
                 try:
                     await session.send_resource_updated(uri)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import anyio.lowlevel
@@ -50,6 +50,17 @@ def hears(principal: Principal | None, creditor: str | None | _Everyone) -> bool
     return creditor is not None and principal.may_act_for(creditor)
 
 
+# A subscriber's principal as the principals file says now: a stream outlives the request that subscribed, and a
+# principal removed since (or a creditor taken from it) must hear no more of what it lost.
+PrincipalNow = Callable[[Principal], Awaitable[Principal]]
+
+
+async def now(principal_now: PrincipalNow | None, principal: Principal | None) -> Principal | None:
+    if principal_now is None or principal is None:
+        return principal
+    return await principal_now(principal)
+
+
 class ScopedSubscriptionBus:
     """The SDK's `SubscriptionBus`, in process, remembering the principal each listener subscribed as.
 
@@ -58,13 +69,14 @@ class ScopedSubscriptionBus:
 
     def __init__(self) -> None:
         self._listeners: dict[object, tuple[Callable[[ServerEvent], None], Principal]] = {}
+        self.principal_now: PrincipalNow | None = None  # set by the server (EventHub.follow_principals)
 
     async def publish(self, event: ServerEvent) -> None:
         await self.publish_for(event, EVERYONE)
 
     async def publish_for(self, event: ServerEvent, creditor: str | None | _Everyone) -> None:
         for listener, principal in list(self._listeners.values()):
-            if not hears(principal, creditor):
+            if not hears(await now(self.principal_now, principal), creditor):
                 continue
             try:
                 listener(event)

@@ -245,6 +245,10 @@ def build_server(settings: Settings | None = None) -> CleavrMCP:
     server._lowlevel_server.middleware.append(TenancyMiddleware(principals))
     server.principals = principals
     events.lookup_owner = lambda receivable_id: server.owners.receivable_owner(events.state, receivable_id)
+    from .tenancy import principal_now
+
+    events.follow_principals(lambda principal: principal_now(principals, principal,
+                                                             getattr(events.state, "store", None)))
     principals.install_sighup()
     server.approvals = approvals
     approvals.principals = principals

@@ -42,6 +42,23 @@ async def resolve_principal(directory: PrincipalDirectory, access_token: Any, st
     return principal
 
 
+async def principal_now(directory: PrincipalDirectory, principal: Principal, store: Any = None) -> Principal:
+    """A principal resolved earlier (an open subscription's), as the principals file says now: removed → no
+    creditor; else its entry's creditors plus those granted to it. Other principals are as their token said."""
+    if principal.source != "principals-file" or directory.path is None:
+        return principal
+    from .principals import NOBODY
+
+    directory.refresh()
+    entry = directory.file.by_name().get(principal.name)
+    if entry is None:
+        return NOBODY
+    current = entry.principal
+    if current.create_users and not current.every_creditor and store is not None:
+        current = current.with_users(await store.granted_users(current.name))
+    return current
+
+
 class TenancyMiddleware:
     """Low-level server middleware: every inbound request runs as its principal."""
 
