@@ -303,8 +303,14 @@ def load_file(source: FileSource, purpose: Purpose, roots: list[Path], *, max_by
 
 
 async def allowed_roots(ctx, configured: list[Path]) -> list[Path]:
-    """Configured folders plus the roots the client declares (when it can be asked on this connection)."""
+    """Configured folders plus the roots the client declares (when it can be asked on this connection) — the
+    latter only for the caller on this machine (stdio, loopback without auth): an authenticated caller is remote,
+    its roots name its own machine's folders, and honouring them would open any folder of the server's to it."""
+    from ..domain.tenancy import current_principal
+
     roots = list(configured)
+    if current_principal().source != "local":
+        return roots
     caps = ctx.client_capabilities
     if caps is not None and caps.roots is not None and getattr(ctx.session, "can_send_request", False):
         try:
