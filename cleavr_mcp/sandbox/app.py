@@ -206,8 +206,9 @@ def create_app(config: SandboxConfig) -> FastAPI:
     if config.cleverinvo:
         from .cleverinvo import MOUNT_PATH, create_cleverinvo_app
 
-        app.mount(MOUNT_PATH, create_cleverinvo_app(config.db_path, seed=config.seed,
-                                                    rate_limit_per_minute=config.cleverinvo_rate_limit_per_minute))
-        app.state.cleverinvo = {"mount_path": MOUNT_PATH}
+        cleverinvo = create_cleverinvo_app(config.db_path, seed=config.seed,
+                                           rate_limit_per_minute=config.cleverinvo_rate_limit_per_minute)
+        app.mount(MOUNT_PATH, cleverinvo)
+        app.state.cleverinvo = {"mount_path": MOUNT_PATH, "store": cleverinvo.state.store}  # for /sandbox controls
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     return app

@@ -257,3 +257,24 @@ async def deliver_now(request: Request, auth: TokenAuth) -> Response:
                 sandbox.store, http, retry_base_seconds=sandbox.config.webhook_retry_base_seconds, force=body.force
             )
     return json_response(counts)
+
+
+# --- CleverInvo accounts ---------------------------------------------------------------------------------------------
+
+
+class NewCleverInvoAccount(_Strict):
+    label: str = Field(min_length=1, max_length=100, description="A name for the account (its PDFs' letterhead)")
+    seed: bool = Field(False, description="Give it its own copy of the demo book (ids of its own); default empty")
+
+
+@router.post("/cleverinvo/accounts", status_code=201, summary="Create another CleverInvo account, with its API key",
+             openapi_extra=_body_doc(NewCleverInvoAccount))
+async def create_cleverinvo_account(request: Request, auth: TokenAuth) -> Response:
+    """As in CleverInvo, a key sees only its own account: another account's client and invoice ids answer 404."""
+    body = validate(NewCleverInvoAccount, parse_json(await read_body(request)))
+    cleverinvo = getattr(request.app.state, "cleverinvo", None)
+    if not cleverinvo:
+        raise ApiError(ErrorCode.NOT_FOUND, "The CleverInvo sandbox is not mounted (sandbox config cleverinvo=false).")
+    account, key = cleverinvo["store"].create_account(body.label, seed=body.seed)
+    return json_response({"account": account, "label": body.label, "api_key": key,
+                          "base_path": cleverinvo["mount_path"]}, status=201)

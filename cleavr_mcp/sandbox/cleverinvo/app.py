@@ -280,8 +280,10 @@ def create_cleverinvo_app(
         header = request.headers.get("authorization", "")
         scheme, _, key = header.partition(" ")
         key = key.strip()
-        if scheme.lower() != "bearer" or not key.startswith("cinv_") or not store.key_is_valid(key):
+        account = store.account_of(key) if scheme.lower() == "bearer" and key.startswith("cinv_") else None
+        if account is None:
             return _error(401, "Unauthorized: missing or invalid API key")
+        request.state.account = account  # every route reads and writes this account's book only
         wait = limiter.hit(key)
         if wait is not None:
             return _error(429, "Too many requests: rate limit exceeded, retry later",
@@ -294,6 +296,9 @@ def create_cleverinvo_app(
             return _error(exc.status, exc.message, exc.headers)
 
     # --- helpers ------------------------------------------------------------------------------------------------
+    def account(request: Request) -> str:
+        return request.state.account
+
     def page_of(rows_sql: str, count_sql: str, params: list[Any], request: Request, to_json) -> Response:
         page = _int_param(request, "page", 1, 1, MAX_PAGE)
         limit = _int_param(request, "limit", 20, 1, 100)
@@ -307,35 +312,37 @@ def create_cleverinvo_app(
             "totalPages": math.ceil(total / limit),
         })
 
-    def client_row(client_id: str, *, active_only: bool = True):
-        row = store.one("SELECT * FROM ci_clients WHERE id = ?", (client_id,))
+    def client_row(request: Request, client_id: str, *, active_only: bool = True):
+        # Another account's client is answered exactly as a missing one.
+        row = store.one("SELECT * FROM ci_clients WHERE id = ? AND account = ?", (client_id, account(request)))
         if row is None or (active_only and not row["is_active"]):
             raise ApiError(404, "Client not found")
         return row
 
-    def invoice_row(invoice_id: str):
-        row = store.one(INVOICE_SELECT + " WHERE i.id = ?", (invoice_id,))
+    def invoice_row(request: Request, invoice_id: str):
+        row = store.one(INVOICE_SELECT + " WHERE i.id = ? AND i.account = ?", (invoice_id, account(request)))
         if row is None:
             raise ApiError(404, "Invoice not found")
         return row
 
-    def full_invoice(invoice_id: str) -> dict[str, Any]:
-        return invoice_json(invoice_row(invoice_id), full=True, lines=store.line_items(invoice_id))
+    def full_invoice(request: Request, invoice_id: str) -> dict[str, Any]:
+        return invoice_json(invoice_row(request, invoice_id), full=True, lines=store.line_items(invoice_id))
 
-    def saved(invoice_id: str) -> dict[str, Any]:
-        row = invoice_row(invoice_id)
+    def saved(request: Request, invoice_id: str) -> dict[str, Any]:
+        row = invoice_row(request, invoice_id)
         return {"id": row["id"], "invoiceNumber": row["invoice_number"], "total": Decimal(row["total"]),
                 "status": row["status"]}
 
-    def check_limit(count_sql: str, limit_key: str, what: str) -> None:
+    def check_limit(request: Request, count_sql: str, limit_key: str, what: str) -> None:
+        """The plan is per account: `count_sql` counts with one parameter, the account."""
         limit = plan_cfg.get(limit_key)
-        if limit is not None and store.one(count_sql)[0] >= limit:
+        if limit is not None and store.one(count_sql, (account(request),))[0] >= limit:
             raise ApiError(403, f"Plan limit reached: the {plan_name} plan allows {limit} {what}")
 
     # --- clients ------------------------------------------------------------------------------------------------
     @app.get("/clients")
     async def list_clients(request: Request) -> Response:
-        where, params = ["is_active = 1"], []
+        where, params = ["is_active = 1", "account = ?"], [account(request)]
         search = _search(request)
         if search:
             where.append("(casefold(name) LIKE ? ESCAPE '\\' OR casefold(coalesce(email, '')) LIKE ? ESCAPE '\\')")
@@ -349,34 +356,35 @@ def create_cleverinvo_app(
     @app.post("/clients")
     async def create_client(request: Request) -> Response:
         fields = _validated_client_fields(await _body(request), creating=True)
-        check_limit("SELECT count(*) FROM ci_clients WHERE is_active = 1", "max_clients", "clients")
+        check_limit(request, "SELECT count(*) FROM ci_clients WHERE is_active = 1 AND account = ?", "max_clients",
+                    "clients")
         client_id, stamp = new_id(), now_timestamp()
         with store.tx() as conn:
             conn.execute(
-                "INSERT INTO ci_clients VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
+                "INSERT INTO ci_clients VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)",
                 (client_id, fields["name"], fields["email"], fields["address"], fields["tax_id"], fields["phone"],
-                 fields["notes"], stamp, stamp),
+                 fields["notes"], stamp, stamp, account(request)),
             )
-        return _json({"data": client_json(client_row(client_id))}, 201)
+        return _json({"data": client_json(client_row(request, client_id))}, 201)
 
     @app.get("/clients/{client_id}")
-    async def get_client(client_id: str) -> Response:
-        return _json({"data": client_json(client_row(client_id, active_only=False))})
+    async def get_client(client_id: str, request: Request) -> Response:
+        return _json({"data": client_json(client_row(request, client_id, active_only=False))})
 
     @app.put("/clients/{client_id}")
     async def update_client(client_id: str, request: Request) -> Response:
-        client_row(client_id)
+        client_row(request, client_id)
         fields = _validated_client_fields(await _body(request), creating=False)
         if fields:
             sets = ", ".join(f"{column} = ?" for column in fields)
             with store.tx() as conn:
                 conn.execute(f"UPDATE ci_clients SET {sets}, updated_at = ? WHERE id = ?",
                              [*fields.values(), now_timestamp(), client_id])
-        return _json({"data": client_json(client_row(client_id))})
+        return _json({"data": client_json(client_row(request, client_id))})
 
     @app.delete("/clients/{client_id}")
-    async def delete_client(client_id: str) -> Response:
-        client_row(client_id)
+    async def delete_client(client_id: str, request: Request) -> Response:
+        client_row(request, client_id)
         with store.tx() as conn:  # soft delete: a client with invoices can never be hard-deleted
             conn.execute("UPDATE ci_clients SET is_active = 0, updated_at = ? WHERE id = ?", (now_timestamp(), client_id))
         return Response(status_code=204)
@@ -384,8 +392,8 @@ def create_cleverinvo_app(
     # --- invoices -----------------------------------------------------------------------------------------------
     @app.get("/invoices")
     async def list_invoices(request: Request) -> Response:
-        where: list[str] = []
-        params: list[Any] = []
+        where: list[str] = ["i.account = ?"]
+        params: list[Any] = [account(request)]
         search = _search(request)
         if search:
             where.append(
@@ -403,7 +411,7 @@ def create_cleverinvo_app(
                 raise ApiError(400, f"Invalid status: must be one of {', '.join(STATUSES)}")
             where.append("i.status = ?")
             params.append(status.upper())
-        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        clause = " WHERE " + " AND ".join(where)
         return page_of(
             INVOICE_SELECT + clause + " ORDER BY i.issue_date DESC, i.invoice_number DESC",
             "SELECT count(*) FROM ci_invoices i JOIN ci_clients c ON c.id = i.client_id" + clause,
@@ -423,10 +431,11 @@ def create_cleverinvo_app(
         terms = _text_field(body, "terms", max_len=5000)
         if due < issue:
             raise ApiError(400, "Invalid field: dueDate must be on or after issueDate")
-        if store.one("SELECT 1 FROM ci_clients WHERE id = ? AND is_active = 1", (client_id,)) is None:
+        if store.one("SELECT 1 FROM ci_clients WHERE id = ? AND is_active = 1 AND account = ?",
+                     (client_id, account(request))) is None:
             raise ApiError(400, "Invalid field: clientId does not match an active client")
-        check_limit("SELECT count(*) FROM ci_invoices", "max_invoices", "invoices")
-        if store.one("SELECT 1 FROM ci_invoices WHERE invoice_number = ?", (number,)):
+        check_limit(request, "SELECT count(*) FROM ci_invoices WHERE account = ?", "max_invoices", "invoices")
+        if store.one("SELECT 1 FROM ci_invoices WHERE invoice_number = ? AND account = ?", (number, account(request))):
             raise ApiError(400, f"Invalid field: invoiceNumber {number} already exists")
         invoice_id, stamp = new_id(), now_timestamp()
         with store.tx() as conn:
@@ -435,28 +444,31 @@ def create_cleverinvo_app(
                 "issue_date": issue.isoformat(), "due_date": due.isoformat(), **totals,
                 "amount_paid": Decimal("0.00"), "status": "DRAFT", "notes": notes, "terms": terms,
                 "sent_via_email": 0, "sent_at": None, "paid_at": None, "created_at": stamp, "updated_at": stamp,
+                "account": account(request),
             }, lines)
-        return _json({"data": saved(invoice_id)}, 201)
+        return _json({"data": saved(request, invoice_id)}, 201)
 
     @app.get("/invoices/{invoice_id}")
-    async def get_invoice(invoice_id: str) -> Response:
-        return _json({"data": full_invoice(invoice_id)})
+    async def get_invoice(invoice_id: str, request: Request) -> Response:
+        return _json({"data": full_invoice(request, invoice_id)})
 
     @app.put("/invoices/{invoice_id}")
     async def update_invoice(invoice_id: str, request: Request) -> Response:
-        row = invoice_row(invoice_id)
+        row = invoice_row(request, invoice_id)
         if row["status"] != "DRAFT":
             raise ApiError(400, f"Only DRAFT invoices can be edited: {row['invoice_number']} is {row['status']}")
         body = await _body(request)
         changes: dict[str, Any] = {}
         if "clientId" in body:
             client_id = _text_field(body, "clientId", required=True, max_len=64)
-            if store.one("SELECT 1 FROM ci_clients WHERE id = ? AND is_active = 1", (client_id,)) is None:
+            if store.one("SELECT 1 FROM ci_clients WHERE id = ? AND is_active = 1 AND account = ?",
+                     (client_id, account(request))) is None:
                 raise ApiError(400, "Invalid field: clientId does not match an active client")
             changes["client_id"] = client_id
         if "invoiceNumber" in body:
             number = _text_field(body, "invoiceNumber", required=True, max_len=64)
-            if store.one("SELECT 1 FROM ci_invoices WHERE invoice_number = ? AND id != ?", (number, invoice_id)):
+            if store.one("SELECT 1 FROM ci_invoices WHERE invoice_number = ? AND id != ? AND account = ?",
+                         (number, invoice_id, account(request))):
                 raise ApiError(400, f"Invalid field: invoiceNumber {number} already exists")
             changes["invoice_number"] = number
         if "currency" in body:
@@ -496,23 +508,23 @@ def create_cleverinvo_app(
                          [*(str(v) if isinstance(v, Decimal) else v for v in changes.values()), invoice_id])
             if lines is not None:
                 store._insert_lines(conn, invoice_id, lines)
-        return _json({"data": saved(invoice_id)})
+        return _json({"data": saved(request, invoice_id)})
 
     @app.delete("/invoices/{invoice_id}")
-    async def delete_invoice(invoice_id: str) -> Response:
-        invoice_row(invoice_id)
+    async def delete_invoice(invoice_id: str, request: Request) -> Response:
+        invoice_row(request, invoice_id)
         with store.tx() as conn:  # the PDF is rendered on demand, so nothing else to remove
             conn.execute("DELETE FROM ci_line_items WHERE invoice_id = ?", (invoice_id,))
             conn.execute("DELETE FROM ci_invoices WHERE id = ?", (invoice_id,))
         return Response(status_code=204)
 
     @app.get("/invoices/{invoice_id}/pdf")
-    async def invoice_pdf(invoice_id: str) -> Response:
+    async def invoice_pdf(invoice_id: str, request: Request) -> Response:
         if "pdf" not in features:
             raise ApiError(403, f"PDF download is not available on the {plan_name} plan")
-        invoice = full_invoice(invoice_id)
-        client = client_json(client_row(invoice["clientId"], active_only=False))
-        pdf = render_invoice_pdf(invoice, client, store.issuer())
+        invoice = full_invoice(request, invoice_id)
+        client = client_json(client_row(request, invoice["clientId"], active_only=False))
+        pdf = render_invoice_pdf(invoice, client, store.issuer(account(request)))
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", invoice["invoiceNumber"]).strip("._") or invoice_id
         return Response(pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'})

@@ -22,24 +22,35 @@ from . import seed as demo
 CENT = Decimal("0.01")
 ID_ALPHABET = string.ascii_lowercase + string.digits
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ci_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ci_api_keys (key TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ci_clients (
-    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, address TEXT, tax_id TEXT, phone TEXT, notes TEXT,
-    is_active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ci_invoices (
-    id TEXT PRIMARY KEY, client_id TEXT NOT NULL REFERENCES ci_clients(id), invoice_number TEXT NOT NULL UNIQUE,
+DEFAULT_ACCOUNT = "default"
+"""The account every database has: the seeded demo book, and the key `sandbox_api_key` returns. Other accounts
+(`Store.create_account`) hold their own book; as in CleverInvo, an API key belongs to one account and sees only it."""
+
+INVOICES_TABLE = """CREATE TABLE IF NOT EXISTS ci_invoices (
+    id TEXT PRIMARY KEY, client_id TEXT NOT NULL REFERENCES ci_clients(id), invoice_number TEXT NOT NULL,
     currency TEXT NOT NULL, issue_date TEXT NOT NULL, due_date TEXT NOT NULL, subtotal TEXT NOT NULL,
     tax_total TEXT NOT NULL, discount_total TEXT NOT NULL, total TEXT NOT NULL, amount_paid TEXT NOT NULL,
     status TEXT NOT NULL, notes TEXT, terms TEXT, sent_via_email INTEGER NOT NULL DEFAULT 0, sent_at TEXT,
-    paid_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ci_invoices_client ON ci_invoices (client_id);
-CREATE INDEX IF NOT EXISTS ci_invoices_status ON ci_invoices (status);
+    paid_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, account TEXT NOT NULL DEFAULT 'default')"""
+TABLES = """
+CREATE TABLE IF NOT EXISTS ci_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ci_api_keys (key TEXT PRIMARY KEY, label TEXT NOT NULL, created_at TEXT NOT NULL,
+    account TEXT NOT NULL DEFAULT 'default');
+CREATE TABLE IF NOT EXISTS ci_clients (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, email TEXT, address TEXT, tax_id TEXT, phone TEXT, notes TEXT,
+    is_active INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    account TEXT NOT NULL DEFAULT 'default');
+""" + INVOICES_TABLE + """;
 CREATE TABLE IF NOT EXISTS ci_line_items (
     invoice_id TEXT NOT NULL REFERENCES ci_invoices(id) ON DELETE CASCADE, position INTEGER NOT NULL,
     description TEXT NOT NULL, quantity TEXT NOT NULL, unit_price TEXT NOT NULL, tax_rate TEXT NOT NULL,
     amount TEXT NOT NULL, PRIMARY KEY (invoice_id, position));
+"""
+INDEXES = """
+CREATE INDEX IF NOT EXISTS ci_invoices_client ON ci_invoices (client_id);
+CREATE INDEX IF NOT EXISTS ci_invoices_status ON ci_invoices (account, status);
+CREATE UNIQUE INDEX IF NOT EXISTS ci_invoices_number ON ci_invoices (account, invoice_number);
+CREATE INDEX IF NOT EXISTS ci_clients_account ON ci_clients (account);
 """
 
 META_SEEDED = "seeded_on"
@@ -62,8 +73,10 @@ def new_id() -> str:
     return "clx" + "".join(secrets.choice(ID_ALPHABET) for _ in range(22))
 
 
-def seed_id(kind: str, key: str) -> str:
-    digest = int(hashlib.sha256(f"cleverinvo-seed:{kind}:{key}".encode()).hexdigest(), 16)
+def seed_id(kind: str, key: str, account: str = DEFAULT_ACCOUNT) -> str:
+    """Stable ids of seeded rows; another account's seeded copy gets ids of its own (the default's are unchanged)."""
+    salt = "" if account == DEFAULT_ACCOUNT else f"{account}:"
+    digest = int(hashlib.sha256(f"cleverinvo-seed:{salt}{kind}:{key}".encode()).hexdigest(), 16)
     chars = []
     for _ in range(22):
         digest, rest = divmod(digest, len(ID_ALPHABET))
@@ -100,8 +113,39 @@ def connect(db_path: Path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(SCHEMA)
+    conn.executescript(TABLES)
+    _migrate_to_accounts(conn)
+    conn.executescript(INDEXES)
     return conn
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}  # noqa: S608 - our table names
+
+
+def _migrate_to_accounts(conn: sqlite3.Connection) -> None:
+    """A database made before accounts existed: every row is the default account's. Invoice numbers were unique
+    across the file; they become unique per account, which needs the table rebuilt (SQLite cannot drop a UNIQUE)."""
+    for table in ("ci_api_keys", "ci_clients"):
+        if "account" not in _columns(conn, table):
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN account TEXT NOT NULL DEFAULT 'default'")
+    if "account" in _columns(conn, "ci_invoices"):
+        return
+    conn.execute("PRAGMA foreign_keys=OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        # SQLite's own recipe (new table, copy, drop, rename), so ci_line_items' reference stays on ci_invoices.
+        cols = ", ".join(sorted(_columns(conn, "ci_invoices")))
+        conn.execute(INVOICES_TABLE.replace("ci_invoices (", "ci_invoices_with_accounts (", 1))
+        conn.execute(f"INSERT INTO ci_invoices_with_accounts ({cols}) SELECT {cols} FROM ci_invoices")
+        conn.execute("DROP TABLE ci_invoices")
+        conn.execute("ALTER TABLE ci_invoices_with_accounts RENAME TO ci_invoices")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        conn.execute("PRAGMA foreign_keys=ON")
 
 
 class Store:
@@ -140,35 +184,66 @@ class Store:
             if row:
                 return row["key"]
             key = "cinv_sandbox_" + secrets.token_hex(16)
-            conn.execute("INSERT INTO ci_api_keys VALUES (?, 'sandbox', ?)", (key, now_timestamp()))
+            conn.execute("INSERT INTO ci_api_keys (key, label, created_at, account) VALUES (?, 'sandbox', ?, ?)",
+                         (key, now_timestamp(), DEFAULT_ACCOUNT))
             return key
 
-    def add_api_key(self, label: str) -> str:
+    def add_api_key(self, label: str, account: str = DEFAULT_ACCOUNT) -> str:
+        """Another key of an existing account (by default the seeded one)."""
         key = "cinv_" + secrets.token_hex(20)
         with self.tx() as conn:
-            conn.execute("INSERT INTO ci_api_keys VALUES (?, ?, ?)", (key, label, now_timestamp()))
+            if account != DEFAULT_ACCOUNT and not conn.execute(
+                "SELECT 1 FROM ci_api_keys WHERE account = ?", (account,)
+            ).fetchone():
+                raise KeyError(f"no CleverInvo sandbox account {account!r}")
+            conn.execute("INSERT INTO ci_api_keys (key, label, created_at, account) VALUES (?, ?, ?, ?)",
+                         (key, label, now_timestamp(), account))
         return key
 
-    def key_is_valid(self, key: str) -> bool:
-        return self.one("SELECT 1 FROM ci_api_keys WHERE key = ?", (key,)) is not None
-
-    def issuer(self) -> dict[str, Any]:
-        row = self.one("SELECT value FROM ci_meta WHERE key = ?", (META_ISSUER,))
-        return json.loads(row["value"]) if row else dict(demo.ISSUER)
-
-    def seed(self) -> bool:
-        """Insert the demo data once per database (dates relative to `self.today`). True if it was inserted."""
+    def create_account(self, label: str, *, seed: bool = False) -> tuple[str, str]:
+        """A new account with one API key, its book empty or seeded with its own copy of the demo data (ids of
+        its own). Returns (account, api_key)."""
+        account = "acct_" + secrets.token_hex(8)
+        key = "cinv_" + secrets.token_hex(20)
         with self.tx() as conn:
-            if conn.execute("SELECT 1 FROM ci_meta WHERE key = ?", (META_SEEDED,)).fetchone():
+            conn.execute("INSERT INTO ci_api_keys (key, label, created_at, account) VALUES (?, ?, ?, ?)",
+                         (key, label, now_timestamp(), account))
+        if seed:
+            self.seed(account)
+        return account, key
+
+    def account_of(self, key: str) -> str | None:
+        """The account an API key belongs to (None: not a key)."""
+        row = self.one("SELECT account FROM ci_api_keys WHERE key = ?", (key,))
+        return row["account"] if row else None
+
+    def key_is_valid(self, key: str) -> bool:
+        return self.account_of(key) is not None
+
+    def issuer(self, account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+        """Whose invoices these are (the PDFs' letterhead): the demo company for the default account; another
+        account is named by its label only, so its PDFs never show the default account's company."""
+        if account == DEFAULT_ACCOUNT:
+            row = self.one("SELECT value FROM ci_meta WHERE key = ?", (META_ISSUER,))
+            return json.loads(row["value"]) if row else dict(demo.ISSUER)
+        row = self.one("SELECT label FROM ci_api_keys WHERE account = ? ORDER BY created_at LIMIT 1", (account,))
+        return {"name": row["label"] if row else account}
+
+    def seed(self, account: str = DEFAULT_ACCOUNT) -> bool:
+        """Insert the demo data once per account (dates relative to `self.today`). True if it was inserted."""
+        marker = META_SEEDED if account == DEFAULT_ACCOUNT else f"{META_SEEDED}:{account}"
+        with self.tx() as conn:
+            if conn.execute("SELECT 1 FROM ci_meta WHERE key = ?", (marker,)).fetchone():
                 return False
-            conn.execute("INSERT INTO ci_meta VALUES (?, ?)", (META_SEEDED, self.today.isoformat()))
-            conn.execute("INSERT OR REPLACE INTO ci_meta VALUES (?, ?)", (META_ISSUER, json.dumps(demo.ISSUER)))
+            conn.execute("INSERT INTO ci_meta VALUES (?, ?)", (marker, self.today.isoformat()))
+            if account == DEFAULT_ACCOUNT:
+                conn.execute("INSERT OR REPLACE INTO ci_meta VALUES (?, ?)", (META_ISSUER, json.dumps(demo.ISSUER)))
             created = timestamp(datetime.combine(self.today - timedelta(days=800), time(8, 0), tzinfo=UTC))
             for c in demo.CLIENTS:
                 conn.execute(
-                    "INSERT INTO ci_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (seed_id("client", c.key), c.name, c.email, c.address, c.tax_id, c.phone, c.notes,
-                     int(c.active), created, created),
+                    "INSERT INTO ci_clients VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (seed_id("client", c.key, account), c.name, c.email, c.address, c.tax_id, c.phone, c.notes,
+                     int(c.active), created, created, account),
                 )
             specs = sorted(
                 enumerate(demo.INVOICES), key=lambda item: (demo.due_and_issue(item[1], self.today)[1], item[0])
@@ -184,8 +259,8 @@ class Store:
                 sent = spec.status != "DRAFT"
                 paid_at = at(due + timedelta(days=(index % 3) * 5 - 4), 15) if spec.status == "PAID" else None
                 self._insert_invoice(conn, {
-                    "id": seed_id("invoice", str(index)),
-                    "client_id": seed_id("client", spec.client),
+                    "id": seed_id("invoice", str(index), account),
+                    "client_id": seed_id("client", spec.client, account),
                     "invoice_number": f"INV-{number:04d}",
                     "currency": spec.currency,
                     "issue_date": issue.isoformat(),
@@ -200,6 +275,7 @@ class Store:
                     "paid_at": paid_at,
                     "created_at": at(issue, 9),
                     "updated_at": paid_at or at(issue, 10 if sent else 9),
+                    "account": account,
                 }, lines)
             return True
 
