@@ -53,7 +53,7 @@ async def _receivable_ids(state: AppState | None, hub: EventHub, *, disputed_onl
 
 
 def _pdf_paths(state: AppState | None, prefix: str) -> list[str]:
-    if state is None:
+    if state is None or not current_principal().every_creditor:  # the server's folders hold every creditor's files
         return []
     found: list[str] = []
     for root in state.settings.allowed_roots:

@@ -308,8 +308,11 @@ async def allowed_roots(ctx, configured: list[Path]) -> list[Path]:
     its roots name its own machine's folders, and honouring them would open any folder of the server's to it."""
     from ..domain.tenancy import current_principal
 
+    principal = current_principal()
+    if not principal.every_creditor:
+        return []  # the folders are the whole server's, holding every creditor's files: this caller sends content
     roots = list(configured)
-    if current_principal().source != "local":
+    if principal.source != "local":
         return roots
     caps = ctx.client_capabilities
     if caps is not None and caps.roots is not None and getattr(ctx.session, "can_send_request", False):

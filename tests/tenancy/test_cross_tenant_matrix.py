@@ -41,6 +41,7 @@ from .world import (
     changed,
     connect,
     leaks,
+    pdf_content,
 )
 from .world import snapshot as take_snapshot
 
@@ -103,11 +104,11 @@ CASES: dict[str, Case] = {
         "receivables": [_receivable(own, own, _number("MIXED-OWN")), _receivable(t, own, _number("MIXED"))]}),
     "submit_evidence": Case("submit_evidence", "ids", lambda t, own, w: {
         "receivable_id": t.disputed_id, "statement": "Delivered as agreed.",
-        "documents": [{"type": "delivery_confirmation", "path": str(own.pdf)}]}),
+        "documents": [{"type": "delivery_confirmation", **pdf_content(own.pdf)}]}),
     "handle_partial_payment": Case("handle_partial_payment", "ids", lambda t, own, w: {
         "receivable_id": t.partial_id, "action": "continue_recovery"}),
     "extract_pdf": Case("extract_pdf", "ids", lambda t, own, w: {"user_id": t.user_id,
-                                                                 "file": {"path": str(own.pdf)}}),
+                                                                 "file": pdf_content(own.pdf)}),
     "list_events": Case("list_events", "scoped", lambda own, w: {}, shows_own=True),
     "list_events#receivable": Case("list_events", "ids", lambda t, own, w: {"receivable_id": t.disputed_id}),
     "ack_event": Case("ack_event", "ids", lambda t, own, w: {"event_ids": [t.event_id]}),

@@ -172,12 +172,19 @@ def write_invoice_pdf(creditor: Creditor, look: Look, root: Path) -> None:
     creditor.markers.add(number)
 
 
+def pdf_content(path: Path) -> dict[str, str]:
+    """A file as a principal of some creditors sends it: its content (no server folder is opened to it)."""
+    import base64
+
+    return {"content_base64": base64.b64encode(path.read_bytes()).decode(), "filename": path.name}
+
+
 async def seed_extraction(world: World, creditor: Creditor, caller: Caller) -> None:
     """The creditor's own principal reads its PDF through the server, as a platform would (the server records
     whose extraction it is; an extraction it never saw is nobody's)."""
     async with connect(world, caller, "auto") as client:
         result = await client.call_tool("extract_pdf", {"user_id": creditor.user_id,
-                                                        "file": {"path": str(creditor.pdf)}})
+                                                        "file": pdf_content(creditor.pdf)})
     assert not result.is_error, result.content
     creditor.extraction_id = result.structured_content["extraction_id"]
 
