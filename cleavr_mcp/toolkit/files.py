@@ -129,6 +129,13 @@ _FILE_FLAGS = (os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | _NOFOLLOW | getattr(o
 
 
 def _no_roots() -> FileInputError:
+    from ..domain.tenancy import current_principal
+
+    if not current_principal().every_creditor:  # a hosted customer: no server folder is ever theirs to name
+        return FileInputError(
+            "PATH_NOT_ALLOWED",
+            "This server opens no file by path for you (its folders hold every customer's files): send the file "
+            "itself as content_base64 with its filename.", "path")
     return FileInputError(
         "PATH_NOT_ALLOWED",
         "No folder is allowed for file access. Set CLEAVR_MCP_ALLOWED_ROOTS (e.g. ~/Documents) or use a client "

@@ -26,6 +26,8 @@ async def test_b_reads_no_pdf_of_a_from_the_shared_folder(world: World) -> None:
                                                         "file": {"path": str(a_pdf)}})
         text = " ".join(getattr(c, "text", "") for c in result.content)
         assert result.is_error and LOOKS["a"].debtor not in text, text[:300]
+        # What to do instead, and nothing about the server's own settings (not theirs to change).
+        assert "content_base64" in text and "CLEAVR_MCP_ALLOWED_ROOTS" not in text, text[:300]
         completion = await client.complete(PromptReference(type="ref/prompt", name="submit_invoice_pdf"),
                                            {"name": "path", "value": str(a_pdf.parent)})
         assert not [v for v in completion.completion.values if "a-invoice" in v], completion.completion.values
