@@ -61,6 +61,11 @@ class Failed:
 
 
 @dataclass(frozen=True)
+class NoApprovalNeeded:
+    """A resolver's answer when this write cannot hurt anyone (e.g. nothing new to contact): nobody is asked."""
+
+
+@dataclass(frozen=True)
 class Approval:
     how: str  # "elicitation" | "page" | "url-elicitation" | "model-token" | "not_required"
     answers: dict[str, Any] = field(default_factory=dict)
@@ -93,6 +98,8 @@ async def approve(
     `files`: the files the question showed; a token or a page approval then covers their content, and a change
     is refused."""
 
+    if isinstance(getattr(answer, "data", None), NoApprovalNeeded):
+        return Approval("not_required")  # nothing to ask; execute still applies the live-safety check
     state = state_of(ctx)
     digest = payload_digest(payload)
 

@@ -37,8 +37,8 @@ from ..toolkit.errors import error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
 from ..toolkit.state import state_of
 from ..toolkit.writes import (
-    Approval,
     Failed,
+    NoApprovalNeeded,
     Stop,
     WriteOutcome,
     approve,
@@ -307,11 +307,6 @@ class ReceivableWriteOutcome(WriteOutcome):
     receivable: ReceivableSummary | None = None
 
 
-@dataclass(frozen=True)
-class NoApprovalNeeded:
-    """A resolver's answer when the write cannot hurt anyone (nothing new to contact, no CleverInvo link touched)."""
-
-
 # The metadata keys that tie a receivable to a CleverInvo invoice: changing them can hide an invoice from
 # list_overdue_invoices (or mark it as already submitted), so that needs a person's approval.
 CLEVERINVO_LINK_KEYS = ("source", "platform_invoice_id")
@@ -363,11 +358,8 @@ async def add_contact(
         return error_result(code="VALIDATION_ERROR", field="contact", tool="add_contact",
                             message="A contact needs an email or a phone.")
     payload = {"receivable_id": receivable_id, "contact": contact.model_dump(mode="json", exclude_none=True)}
-    if isinstance(getattr(answer, "data", None), NoApprovalNeeded):
-        decision: Approval | Stop = Approval("not_required")
-    else:
-        decision = await approve(ctx, tool="add_contact", answer=answer, payload=payload,
-                                 confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
+    decision = await approve(ctx, tool="add_contact", answer=answer, payload=payload,
+                             confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
     if isinstance(decision, Stop):
         return decision.result
     result = await execute(ctx, tool="add_contact", payload=payload, approval=decision,
@@ -409,11 +401,8 @@ async def update_receivable_metadata(
     keys; other keys are kept. Changing source or platform_invoice_id (the CleverInvo link) is approved by the user."""
     state = state_of(ctx)
     payload = {"receivable_id": receivable_id, "metadata": metadata}
-    if isinstance(getattr(answer, "data", None), NoApprovalNeeded):
-        decision: Approval | Stop = Approval("not_required")
-    else:
-        decision = await approve(ctx, tool="update_receivable_metadata", answer=answer, payload=payload,
-                                 confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
+    decision = await approve(ctx, tool="update_receivable_metadata", answer=answer, payload=payload,
+                             confirmation_token=confirmation_token, outcome=ReceivableWriteOutcome)
     if isinstance(decision, Stop):
         return decision.result
 
