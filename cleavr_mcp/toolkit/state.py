@@ -10,7 +10,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import anyio
 import httpx2
@@ -100,21 +100,28 @@ async def _remote_api(settings: Settings, stack: AsyncExitStack,
     return http, client
 
 
-class LazyClient:
-    """Stands in for the CleavrClient until the first call, so start-up (and tools/list) never waits for the
-    backend: the embedded sandbox and the HTTP client are opened by the first tool that needs them."""
+C = TypeVar("C")
 
-    def __init__(self, opener) -> None:
+
+class Lazy(Generic[C]):
+    """A client opened by its first user, once, however many ask at the same time."""
+
+    def __init__(self, opener: Callable[[], Awaitable[C]]) -> None:
         self._opener = opener
-        self._client: CleavrClient | None = None
+        self._client: C | None = None
         self._lock = anyio.Lock()
 
-    async def get(self) -> CleavrClient:
+    async def get(self) -> C:
         if self._client is None:
             async with self._lock:
                 if self._client is None:
                     self._client = await self._opener()
         return self._client
+
+
+class LazyClient(Lazy["CleavrClient"]):
+    """Stands in for the CleavrClient until the first call, so start-up (and tools/list) never waits for the
+    backend: the embedded sandbox and the HTTP client are opened by the first tool that needs them."""
 
     def __getattr__(self, name: str):
         async def call(*args: Any, **kwargs: Any) -> Any:

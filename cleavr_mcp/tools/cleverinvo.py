@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
-import anyio
 import httpx2
 from mcp.server.mcpserver import AcceptedElicitation, Context, ElicitationResult, Resolve
 from mcp.types import CallToolResult
@@ -78,7 +76,7 @@ from ..domain.tenancy import Principal, current_principal
 from ..toolkit.confirm import ask, payload_digest
 from ..toolkit.errors import NEXT_STEPS, error_of, error_result, from_exception
 from ..toolkit.registry import Kind, Toolset, tool
-from ..toolkit.state import SANDBOX_HOST, state_of
+from ..toolkit.state import SANDBOX_HOST, Lazy, state_of
 from ..toolkit.writes import Failed, Stop, approve, execute, record_known_result
 from .cleverinvo_questions import batch_question, recover_question
 from .cleverinvo_shapes import (
@@ -135,20 +133,6 @@ class CleverInvoUnavailable(Exception):
     pass
 
 
-@dataclass
-class _LazyCleverInvo:
-    opener: Callable[[], Awaitable[CleverInvoClient]]
-    client: CleverInvoClient | None = None
-    lock: anyio.Lock = field(default_factory=anyio.Lock)
-
-    async def get(self) -> CleverInvoClient:
-        if self.client is None:
-            async with self.lock:
-                if self.client is None:
-                    self.client = await self.opener()
-        return self.client
-
-
 async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
     """Attach the CleverInvo client to the state. Nothing is contacted here: the client opens on first use."""
     settings = state.settings
@@ -163,7 +147,7 @@ async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
             except ValueError as exc:  # no API key: say so on each call instead of failing start-up
                 raise CleverInvoUnavailable(str(exc)) from None
 
-        state.extras[EXTRA_KEY] = _LazyCleverInvo(remote)
+        state.extras[EXTRA_KEY] = Lazy(remote)
     elif settings.uses_sandbox:
 
         async def sandbox() -> CleverInvoClient:
@@ -175,7 +159,7 @@ async def open_integration(state: AppState, stack: AsyncExitStack) -> None:
             return client_from_settings(settings, http, sandbox_url=SANDBOX_HOST,  # type: ignore[return-value]
                                         sandbox_key=sandbox_api_key(settings.sandbox_db_path))
 
-        state.extras[EXTRA_KEY] = _LazyCleverInvo(sandbox)
+        state.extras[EXTRA_KEY] = Lazy(sandbox)
 
 
 class _PrincipalClients:
@@ -184,14 +168,14 @@ class _PrincipalClients:
 
     def __init__(self, state: AppState, stack: AsyncExitStack) -> None:
         self.state, self.stack = state, stack
-        self.clients: dict[tuple[str, str], _LazyCleverInvo] = {}
+        self.clients: dict[tuple[str, str], Lazy[CleverInvoClient]] = {}
 
-    def for_principal(self, principal: Principal) -> _LazyCleverInvo:
+    def for_principal(self, principal: Principal) -> Lazy[CleverInvoClient]:
         env = principal.cleverinvo_api_key_env
         assert env is not None
         key = (principal.name, env)
         if key not in self.clients:
-            self.clients[key] = _LazyCleverInvo(lambda: self._open(env))
+            self.clients[key] = Lazy(lambda: self._open(env))
         return self.clients[key]
 
     async def _open(self, env: str) -> CleverInvoClient:
