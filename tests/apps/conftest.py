@@ -93,6 +93,18 @@ async def _seed(settings: Settings, base_url: str) -> Sandbox:
     return Sandbox(base_url=base_url, user_id=user, ids=ids, settings=settings)
 
 
+def serving_the_host(server):
+    """The test host page (index.html + its bundle) served by the MCP server's own HTTP app, same origin."""
+
+    @server.custom_route("/host/{name}", methods=["GET"])
+    async def host_file(request: Request) -> FileResponse:
+        name = request.path_params["name"]
+        assert name in {"index.html", "host.bundle.js"}
+        return FileResponse(HOST_DIR / name)
+
+    return server
+
+
 @pytest.fixture(scope="module")
 def apps_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("apps")
@@ -100,13 +112,7 @@ def apps_server(tmp_path_factory):
     # approval_wait_seconds=0: a write started from a view answers approval_pending at once (nobody approves here).
     settings = Settings(_env_file=None, data_dir=tmp / "data", allowed_roots=[tmp / "docs"], poll_events=False,
                         approval_wait_seconds=0)
-    server = build_server(settings)
-
-    @server.custom_route("/host/{name}", methods=["GET"])
-    async def host_file(request: Request) -> FileResponse:
-        name = request.path_params["name"]
-        assert name in {"index.html", "host.bundle.js"}
-        return FileResponse(HOST_DIR / name)
+    server = serving_the_host(build_server(settings))
 
     with running_app(build_http_app(server, settings)) as base_url:
         yield in_thread(_seed(settings, base_url))
@@ -130,13 +136,7 @@ def signed_in_server(tmp_path_factory):
     sock, port = bound_socket()
     settings = Settings(_env_file=None, data_dir=tmp / "data", allowed_roots=[tmp], poll_events=False,
                         approval_wait_seconds=0, auth_tokens=[SIGNED_IN], http_port=port)
-    server = build_server(settings)
-
-    @server.custom_route("/host/{name}", methods=["GET"])
-    async def host_file(request: Request) -> FileResponse:
-        name = request.path_params["name"]
-        assert name in {"index.html", "host.bundle.js"}
-        return FileResponse(HOST_DIR / name)
+    server = serving_the_host(build_server(settings))
 
     async def seed() -> Sandbox:
         admin = embedded_admin(settings)
