@@ -15,6 +15,8 @@ from cleavr_mcp.storage import open_database
 from cleavr_mcp.toolkit.confirm import ConfirmationError, ConfirmationTokens
 from cleavr_mcp.toolkit.store import ServerStore
 
+from .relay import relaying
+
 pytestmark = pytest.mark.anyio
 
 KEY = b"replicas-share-this-confirmation-key"
@@ -145,13 +147,7 @@ async def test_a_subscriber_on_one_replica_hears_of_an_event_that_arrived_on_ano
     for i, hub in enumerate(hubs):
         hub.bus.subscribe(lambda event, i=i: heard[i].append(event.uri) if isinstance(event, ResourceUpdated)
                           else None)
-        hub.listening = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        for hub in hubs:
-            tg.start_soon(hub._listen_to_replicas, hub.database)
-        with anyio.fail_after(10):
-            for hub in hubs:
-                await hub.listening.wait()
+    async with relaying(hubs):
         stored = await hubs[0].inbox.record(event_id="evt_fanout01", event_type="receivable.disputed", body="{}",
                                             source="webhook", receivable_id="rec_fan")
         await hubs[0].announce([stored])
@@ -159,7 +155,6 @@ async def test_a_subscriber_on_one_replica_hears_of_an_event_that_arrived_on_ano
         with anyio.fail_after(10):
             while not all(heard[i] == expected for i in range(3)):
                 await anyio.sleep(0.02)
-        tg.cancel_scope.cancel()
     assert heard == {0: expected, 1: expected, 2: expected}  # once each: A's own notify is not relayed back
     for hub in hubs:
         await hub.close()

@@ -11,6 +11,8 @@ from cleavr_mcp.config import Settings
 from cleavr_mcp.domain.tenancy import Principal, acting_as
 from cleavr_mcp.events.hub import UNHANDLED_URI, EventHub, receivable_uri
 
+from .relay import relaying
+
 pytestmark = pytest.mark.anyio
 
 A = Principal(name="acme", user_ids=frozenset({"usr_clv_a"}), source="principals-file")
@@ -30,14 +32,7 @@ async def test_an_event_relayed_from_another_replica_reaches_only_its_creditors_
     with acting_as(B):
         hubs[1].bus.subscribe(listener("B"))
     hubs[1].bus.subscribe(listener("everyone"))  # the local principal: every creditor
-    for hub in hubs:
-        hub.listening = anyio.Event()
-    async with anyio.create_task_group() as tg:
-        for hub in hubs:
-            tg.start_soon(hub._listen_to_replicas, hub.database)
-        with anyio.fail_after(10):
-            for hub in hubs:
-                await hub.listening.wait()
+    async with relaying(hubs):
         for event_id, receivable_id, creditor in (("evt_fan_a", "rec_fan_a", "usr_clv_a"),
                                                   ("evt_fan_x", "rec_fan_x", None),  # owner unknown
                                                   ("evt_fan_b", "rec_fan_b", "usr_clv_b")):
@@ -48,7 +43,6 @@ async def test_an_event_relayed_from_another_replica_reaches_only_its_creditors_
             while len(heard["everyone"]) < 6 or not heard["B"]:
                 await anyio.sleep(0.02)
         await anyio.sleep(0.2)
-        tg.cancel_scope.cancel()
     assert heard["A"] == [UNHANDLED_URI, receivable_uri("rec_fan_a")]
     assert heard["B"] == [UNHANDLED_URI, receivable_uri("rec_fan_b")]
     assert len(heard["everyone"]) == 6 and receivable_uri("rec_fan_x") in heard["everyone"]
