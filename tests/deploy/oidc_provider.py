@@ -150,3 +150,15 @@ def running_provider(host: str = "127.0.0.1") -> Iterator[Provider]:
     provider = Provider(issuer=f"http://{host}:{port}")
     with running_app(provider.app(), sock):
         yield provider
+
+
+def signing_in_with(provider: Provider, sandbox: Any, folder: Any, port: int) -> Any:
+    """Settings of a server on 127.0.0.1:`port` whose MCP bearer JWTs and approval-page login both come from
+    `provider` (its callback registered there)."""
+    base = f"http://127.0.0.1:{port}"
+    provider.redirect_uris.append(f"{base}/approvals/oidc/callback")
+    return sandbox.api_settings(
+        folder, http_port=port, approval_wait_seconds=0,
+        jwks_url=f"{provider.issuer}/jwks", jwt_issuer=provider.issuer, jwt_audience="cleavr-mcp",
+        approval_oidc_issuer=provider.issuer, approval_oidc_client_id=provider.client_id,
+        approval_oidc_client_secret=provider.client_secret)

@@ -23,7 +23,7 @@ from cleavr_mcp.server.approvals.oidc import COOKIE, subject_principal
 from cleavr_mcp.server.http import build_http_app
 
 from .conftest import HttpMCP, audit_rows, bound_socket, running_app, submission
-from .oidc_provider import Provider, running_provider
+from .oidc_provider import Provider, running_provider, signing_in_with
 
 pytestmark = pytest.mark.anyio
 FAILED = "The sign-in did not succeed."
@@ -57,12 +57,7 @@ def deployment(sandbox, tmp_path_factory) -> Iterator[Deployment]:
     with running_provider() as provider:
         sock, port = bound_socket()
         base = f"http://127.0.0.1:{port}"
-        provider.redirect_uris.append(f"{base}/approvals/oidc/callback")
-        settings = sandbox.api_settings(
-            tmp_path_factory.mktemp("oidc"), http_port=port, approval_wait_seconds=0,
-            jwks_url=f"{provider.issuer}/jwks", jwt_issuer=provider.issuer, jwt_audience="cleavr-mcp",
-            approval_oidc_issuer=provider.issuer, approval_oidc_client_id=provider.client_id,
-            approval_oidc_client_secret=provider.client_secret)
+        settings = signing_in_with(provider, sandbox, tmp_path_factory.mktemp("oidc"), port)
         server = build_server(settings)
         with running_app(build_http_app(server, settings), sock) as served:
             assert served == base

@@ -16,7 +16,7 @@ from cleavr_mcp.server.http import build_http_app
 from tests.browser import browser_page, chromium_browser  # noqa: F401 - fixtures
 
 from .conftest import HttpMCP, audit_rows, bound_socket, running_app, submission
-from .oidc_provider import running_provider
+from .oidc_provider import running_provider, signing_in_with
 
 
 class Desk:
@@ -38,12 +38,7 @@ def desk(sandbox, tmp_path_factory) -> Iterator[Desk]:
     with running_provider(host="localhost") as provider:
         sock, port = bound_socket()
         base = f"http://127.0.0.1:{port}"
-        provider.redirect_uris.append(f"{base}/approvals/oidc/callback")
-        settings = sandbox.api_settings(
-            tmp_path_factory.mktemp("oidc-browser"), http_port=port, approval_wait_seconds=0,
-            jwks_url=f"{provider.issuer}/jwks", jwt_issuer=provider.issuer, jwt_audience="cleavr-mcp",
-            approval_oidc_issuer=provider.issuer, approval_oidc_client_id=provider.client_id,
-            approval_oidc_client_secret=provider.client_secret)
+        settings = signing_in_with(provider, sandbox, tmp_path_factory.mktemp("oidc-browser"), port)
         with running_app(build_http_app(build_server(settings), settings), sock):
             yield Desk(base, settings, provider, sandbox.demo_user)
 
