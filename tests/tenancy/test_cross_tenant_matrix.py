@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -261,12 +261,17 @@ def _is_view(uri: str) -> bool:
     return uri.startswith("ui://")  # MCP Apps views: static HTML, data arrives through the tools
 
 
-async def _read(client: Any, uri: str) -> bytes:
+async def _answer(request: Awaitable[Any]) -> bytes:
+    """A request's whole answer, result or protocol error, as comparable bytes."""
     try:
-        result = await client.read_resource(uri)
+        result = await request
         return json.dumps(result.model_dump(mode="json", exclude_none=True), sort_keys=True).encode()
     except MCPError as exc:
         return json.dumps({"error": exc.error.code, "message": exc.error.message}, sort_keys=True).encode()
+
+
+async def _read(client: Any, uri: str) -> bytes:
+    return await _answer(client.read_resource(uri))
 
 
 @pytest.mark.parametrize("era", ERAS)
@@ -320,11 +325,7 @@ PROMPTS: dict[str, Callable[[Target, Creditor], dict[str, str]]] = {
 
 
 async def _prompt(client: Any, name: str, args: dict[str, str]) -> bytes:
-    try:
-        result = await client.get_prompt(name, args)
-        return json.dumps(result.model_dump(mode="json", exclude_none=True), sort_keys=True).encode()
-    except MCPError as exc:
-        return json.dumps({"error": exc.error.code, "message": exc.error.message}, sort_keys=True).encode()
+    return await _answer(client.get_prompt(name, args))
 
 
 @pytest.mark.parametrize("era", ERAS)
